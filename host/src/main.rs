@@ -1,0 +1,46 @@
+//! `aipermission-mcp`: the sandboxed MCP bridge to the local AIPermission
+//! gateway. This file parses the command line, sets up logging and maps
+//! the outcome to an exit status; the work lives in the modules.
+
+mod cli;
+mod egress;
+mod runtime;
+mod serve;
+mod server;
+mod settings;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    init_logging();
+
+    let result = match cli.command {
+        None | Some(cli::Command::Serve { .. }) => serve::run(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("aipermission-mcp: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr, filtered by `AIPERMISSION_MCP_LOG` (then `RUST_LOG`),
+/// `warn` by default so that a clean session writes nothing.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+
+    let filter = ["AIPERMISSION_MCP_LOG", "RUST_LOG"]
+        .iter()
+        .find_map(|var| EnvFilter::try_from_env(var).ok())
+        .unwrap_or_else(|| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
