@@ -13,6 +13,14 @@ use crate::envelope::Envelope;
 /// enough that parsing and pretty-printing it fits the component's memory.
 pub const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
 
+/// Largest answer the bridge puts in one message, in bytes of JSON-RPC
+/// text: rmcp-based clients (Codex among them) drop incoming lines over
+/// 16 MiB without a word, so results stay well below that. A result whose
+/// pretty text would not fit is sent compact, and the structured copy is
+/// left out when both would not fit; the text alone is what the Node
+/// bridge sent, so no client loses information.
+pub const MAX_ANSWER_BYTES: usize = 12 * 1024 * 1024;
+
 /// Connector statuses a call result reports as success; every other status
 /// marks the result as an error, while its text stays the gateway's body.
 const SUCCESS_STATUSES: [&str; 3] = ["completed", "approval_pending", "running"];
@@ -39,23 +47,35 @@ impl ToolResult {
         }
     }
 
-    /// The text content: the value pretty-printed with two spaces.
-    pub fn text(&self) -> String {
-        serde_json::to_string_pretty(&self.value).unwrap_or_default()
-    }
-
-    /// The structured content as compact JSON text: the value itself when
-    /// it is an object, an array wrapped under the tool's key, else none.
-    pub fn structured(&self) -> Option<String> {
-        match (&self.value, self.wrap_array) {
-            (Value::Object(_), _) => serde_json::to_string(&self.value).ok(),
-            (Value::Array(_), Some(key)) => {
-                let inner = serde_json::to_string(&self.value).ok()?;
-                Some(format!("{{{}:{inner}}}", Value::from(key)))
-            }
+    /// The text and structured content to send: the value pretty-printed
+    /// with two spaces, and the same value as compact JSON when it is an
+    /// object (an array is wrapped under the tool's key), both within
+    /// [`MAX_ANSWER_BYTES`].
+    pub fn render(&self) -> Rendered {
+        let compact = serde_json::to_string(&self.value).unwrap_or_default();
+        let pretty = serde_json::to_string_pretty(&self.value).unwrap_or_default();
+        let text = if escaped_len(&pretty) <= MAX_ANSWER_BYTES { pretty } else { compact.clone() };
+        let structured = match (&self.value, self.wrap_array) {
+            (Value::Object(_), _) => Some(compact),
+            (Value::Array(_), Some(key)) => Some(format!("{{{}:{compact}}}", Value::from(key))),
             _ => None,
-        }
+        };
+        let fits = |s: &String| escaped_len(&text) + s.len() <= MAX_ANSWER_BYTES;
+        let structured = structured.filter(fits);
+        Rendered { text, structured }
     }
+}
+
+/// A result ready to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rendered {
+    pub text: String,
+    pub structured: Option<String>,
+}
+
+/// Bytes `text` takes as a JSON string.
+fn escaped_len(text: &str) -> usize {
+    text.len() + text.bytes().filter(|b| matches!(b, b'"' | b'\\' | b'\n' | b'\r' | b'\t')).count()
 }
 
 /// How a gateway request failed before a usable answer arrived.
@@ -315,8 +335,9 @@ mod tests {
     #[test]
     fn targets_are_wrapped_in_structured_content_and_pretty_in_text() {
         let result = from_answer(ToolName::ListConnectorTargets, &list_request(), 200, None, b"[{\"a\":1}]");
-        assert_eq!(result.structured().as_deref(), Some(r#"{"targets":[{"a":1}]}"#));
-        assert_eq!(result.text(), "[\n  {\n    \"a\": 1\n  }\n]");
+        let rendered = result.render();
+        assert_eq!(rendered.structured.as_deref(), Some(r#"{"targets":[{"a":1}]}"#));
+        assert_eq!(rendered.text, "[\n  {\n    \"a\": 1\n  }\n]");
     }
 
     #[test]
@@ -329,7 +350,7 @@ mod tests {
             assert_eq!(call.value["code"], "gateway_transport_outcome_unknown");
             assert_eq!(call.value["idempotency_key"], "k-7");
             assert!(call.value["assistant_hint"].as_str().unwrap().contains("same idempotency key"));
-            assert!(!call.text().contains("oops"));
+            assert!(!call.render().text.contains("oops"));
         }
     }
 
@@ -340,6 +361,22 @@ mod tests {
         assert_eq!(result.value, json!({"status": "error", "error": "connector target not found"}));
         let redirect = from_answer(ToolName::ListConnectorTargets, &list_request(), 302, None, b"{}");
         assert_eq!(redirect.value["error"], "AIPermission API request failed with 302");
+    }
+
+    #[test]
+    fn huge_results_stay_within_one_answer() {
+        let elements = MAX_RESPONSE_BYTES / 3 - 1;
+        let body = format!("[{}]", vec!["[]"; elements].join(","));
+        let result = from_answer(ToolName::ListConnectorTargets, &list_request(), 200, None, body.as_bytes());
+        let rendered = result.render();
+        assert_eq!(rendered.text, body, "too large to pretty-print: compact");
+        assert_eq!(rendered.structured, None, "no room for a second copy");
+
+        let medium = format!("[{}]", vec!["[]"; elements / 4].join(","));
+        let result = from_answer(ToolName::ListConnectorTargets, &list_request(), 200, None, medium.as_bytes());
+        let rendered = result.render();
+        assert!(rendered.text.starts_with("[\n  []"));
+        assert!(rendered.structured.is_some());
     }
 
     #[test]

@@ -127,9 +127,10 @@ fn parse_arguments(tool: ToolName, arguments: &str) -> Result<GatewayRequest, To
 }
 
 fn into_wit(result: ToolResult) -> CallResult {
+    let rendered = result.render();
     CallResult {
-        text: result.text(),
-        structured: result.structured(),
+        text: rendered.text,
+        structured: rendered.structured,
         is_error: result.is_error,
     }
 }

@@ -29,15 +29,17 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr, filtered by `AIPERMISSION_MCP_LOG` (then `RUST_LOG`),
-/// `warn` by default so that a clean session writes nothing.
+/// Logs go to stderr, filtered by `AIPERMISSION_MCP_LOG` (then `RUST_LOG`).
+/// By default only the bridge's warnings show, so a clean session writes
+/// nothing; rmcp reports every JSON-RPC error answer as a warning, which
+/// the client already receives, so only its errors show.
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
 
     let filter = ["AIPERMISSION_MCP_LOG", "RUST_LOG"]
         .iter()
         .find_map(|var| EnvFilter::try_from_env(var).ok())
-        .unwrap_or_else(|| EnvFilter::new("warn"));
+        .unwrap_or_else(|| EnvFilter::new("warn,rmcp=error"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -54,10 +54,12 @@ async fn serve(settings: Settings) -> Result<()> {
         inner: stdin,
         hang_up: hang_up.clone(),
     };
-    let service = Bridge::new(runtime, hang_up)?
-        .serve((stdin, stdout))
-        .await
-        .context("the MCP session failed to start")?;
+    let service = match Bridge::new(runtime, hang_up.clone())?.serve((stdin, stdout)).await {
+        Ok(service) => service,
+        // The client left before opening a session: nothing went wrong.
+        Err(_) if hang_up.is_cancelled() => return Ok(()),
+        Err(err) => return Err(err).context("the MCP session failed to start"),
+    };
     service.waiting().await.context("the MCP session failed")?;
     Ok(())
 }

@@ -1,1 +1,10 @@
+//! Integration tests: the real `aipermission-mcp` binary, just built by
+//! cargo, driven by real MCP clients against the stand-in gateway.
 
+mod cli;
+mod egress;
+mod flow;
+mod handshake;
+mod python;
+mod robustness;
+mod support;

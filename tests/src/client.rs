@@ -19,12 +19,17 @@ use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 /// for a loaded CI machine, short enough that a hang fails the test.
 pub const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A command that runs the server binary with only the given
+/// A command that runs `binary serve` with only the given
 /// `AIPERMISSION_*` variables (inherited ones are removed) and, unless
 /// given, no proxy variables either.
 pub fn server_command(binary: &Path, vars: &[(&str, &str)]) -> Command {
+    server_command_with(binary, &["serve"], vars)
+}
+
+/// Like [`server_command`], with other command-line words.
+pub fn server_command_with(binary: &Path, words: &[&str], vars: &[(&str, &str)]) -> Command {
     let mut command = Command::new(binary);
-    command.arg("serve");
+    command.args(words);
     for (name, _) in std::env::vars_os().filter_map(|(n, v)| Some((n.into_string().ok()?, v))) {
         let lower = name.to_ascii_lowercase();
         if name.starts_with("AIPERMISSION_") || lower.ends_with("_proxy") || name == "RUST_LOG" {
@@ -107,9 +112,12 @@ pub struct RawSession {
     pub child: Child,
     stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
-    stderr: Option<ChildStderr>,
+    /// Collects stderr as it comes, so a chatty server never blocks on it.
+    stderr: tokio::task::JoinHandle<String>,
     /// Every line read from stdout so far.
     pub lines: Vec<String>,
+    /// Messages read while waiting for another answer.
+    pending: Vec<Value>,
 }
 
 impl RawSession {
@@ -119,13 +127,19 @@ impl RawSession {
         let mut child = command.spawn().context("failed to spawn the server")?;
         let stdin = child.stdin.take();
         let stdout = BufReader::new(child.stdout.take().context("stdout is piped")?);
-        let stderr = child.stderr.take();
+        let mut pipe = child.stderr.take().context("stderr is piped")?;
+        let stderr = tokio::spawn(async move {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text).await;
+            text
+        });
         Ok(RawSession {
             child,
             stdin,
             stdout,
             stderr,
             lines: Vec::new(),
+            pending: Vec::new(),
         })
     }
 
@@ -155,13 +169,19 @@ impl RawSession {
         serde_json::from_str(&line).with_context(|| format!("stdout line is not JSON: {line:?}"))
     }
 
-    /// Reads until the answer with `id` arrives.
+    /// The answer with `id`, which may have arrived while waiting for
+    /// another (answers to concurrent requests come in any order).
     pub async fn answer(&mut self, id: u64) -> Result<Value> {
+        let wanted = Value::from(id);
+        if let Some(at) = self.pending.iter().position(|m| m.get("id") == Some(&wanted)) {
+            return Ok(self.pending.remove(at));
+        }
         loop {
             let message = self.recv().await?;
-            if message.get("id") == Some(&Value::from(id)) {
+            if message.get("id") == Some(&wanted) {
                 return Ok(message);
             }
+            self.pending.push(message);
         }
     }
 
@@ -205,12 +225,9 @@ impl RawSession {
             .context("stdout stayed open")??;
         let mut lines = self.lines;
         lines.extend(rest.lines().map(str::to_owned));
-        let mut stderr = String::new();
-        if let Some(mut pipe) = self.stderr.take() {
-            tokio::time::timeout(EXCHANGE_TIMEOUT, pipe.read_to_string(&mut stderr))
-                .await
-                .context("stderr stayed open")??;
-        }
+        let stderr = tokio::time::timeout(EXCHANGE_TIMEOUT, self.stderr)
+            .await
+            .context("stderr stayed open")??;
         let status = tokio::time::timeout(EXCHANGE_TIMEOUT, self.child.wait())
             .await
             .context("the server did not exit")??;

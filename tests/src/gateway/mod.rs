@@ -46,6 +46,8 @@ impl Seen {
 pub enum Fault {
     /// Answer with `302 Found` and this `Location`, and a JSON body.
     Redirect(String),
+    /// Never answer: hold the request until the client gives up.
+    Stall,
     /// Answer with this status, these extra headers and this raw body.
     Raw {
         status: u16,
@@ -177,28 +179,41 @@ async fn handle(state: &Mutex<State>, request: Request<Incoming>) -> Response<Fu
         Ok(collected) => collected.to_bytes().to_vec(),
         Err(_) => return json_response(400, &json!({"error": "invalid json body"})),
     };
+    match respond(state, &parts, &body) {
+        Some(response) => response,
+        // A stalled request is held until the client gives up.
+        None => std::future::pending().await,
+    }
+}
+
+/// The answer to one request, or none when the request is to stall.
+fn respond(state: &Mutex<State>, parts: &http::request::Parts, body: &[u8]) -> Option<Response<Full<Bytes>>> {
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
     let mut state = state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
 
     if let Some(rest) = path.strip_prefix("/__control/") {
-        return state.control(&parts.method, rest);
+        return Some(state.control(&parts.method, rest));
     }
     state.seen.push(Seen {
         method: parts.method.to_string(),
         path: path.clone(),
         headers: parts.headers.clone(),
-        body: body.clone(),
+        body: body.to_vec(),
     });
-    if let Some(fault) = &state.fault {
-        return fault_response(fault);
+    match &state.fault {
+        Some(Fault::Stall) => return None,
+        Some(Fault::Redirect(location)) => return Some(redirect_response(location)),
+        Some(Fault::Raw { status, headers, body }) => return Some(raw_response(*status, headers, body)),
+        None => {}
     }
     if !local_host(&parts.headers) {
-        return json_response(403, &json!({"error": "remote gateway host header is disabled; use localhost"}));
+        let error = json!({"error": "remote gateway host header is disabled; use localhost"});
+        return Some(json_response(403, &error));
     }
     if let Err(response) = state.authenticate(&parts.headers) {
-        return response;
+        return Some(response);
     }
-    state.route(&parts.method, &parts.headers, &path, &body)
+    Some(state.route(&parts.method, &parts.headers, &path, body))
 }
 
 impl State {
@@ -457,29 +472,26 @@ fn url_query(query: &str, name: &str) -> Option<String> {
         .map(|(_, value)| value.into_owned())
 }
 
-fn fault_response(fault: &Fault) -> Response<Full<Bytes>> {
-    match fault {
-        Fault::Redirect(location) => {
-            let mut response = json_response(302, &json!({"error": "moved"}));
-            if let Ok(value) = location.parse() {
-                response.headers_mut().insert(http::header::LOCATION, value);
-            }
-            response
-        }
-        Fault::Raw { status, headers, body } => {
-            let mut response = Response::new(Full::new(Bytes::from(body.clone())));
-            *response.status_mut() = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            for (name, value) in headers {
-                if let (Ok(name), Ok(value)) = (
-                    http::HeaderName::from_bytes(name.as_bytes()),
-                    http::HeaderValue::from_str(value),
-                ) {
-                    response.headers_mut().append(name, value);
-                }
-            }
-            response
+fn redirect_response(location: &str) -> Response<Full<Bytes>> {
+    let mut response = json_response(302, &json!({"moved_to": location}));
+    if let Ok(value) = location.parse() {
+        response.headers_mut().insert(http::header::LOCATION, value);
+    }
+    response
+}
+
+fn raw_response(status: u16, headers: &[(String, String)], body: &[u8]) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_vec())));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            http::HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().append(name, value);
         }
     }
+    response
 }
 
 fn json_response(status: u16, body: &Value) -> Response<Full<Bytes>> {
