@@ -50,7 +50,9 @@ fn main() {
         command.env_remove(var);
     }
 
-    let status = command.status().expect("failed to run cargo for the component");
+    let status = command
+        .status()
+        .expect("failed to run cargo for the component");
     if !status.success() {
         panic!(
             "building the component failed; is the target installed? \

@@ -142,7 +142,10 @@ fn problem(field: &'static str, problem: &'static str) -> ArgError {
     ArgError { field, problem }
 }
 
-fn required_string<'a>(args: &'a Map<String, Value>, field: &'static str) -> Result<&'a str, ArgError> {
+fn required_string<'a>(
+    args: &'a Map<String, Value>,
+    field: &'static str,
+) -> Result<&'a str, ArgError> {
     optional_string(args, field)?.ok_or(problem(field, "is required"))
 }
 
@@ -184,7 +187,9 @@ fn idempotency_key(args: &Map<String, Value>) -> Result<&str, ArgError> {
 /// number it is the same value; strings and fractions are not.
 fn request_id(args: &Map<String, Value>) -> Result<u64, ArgError> {
     const BAD: &str = "must be a positive integer";
-    let value = args.get("request_id").ok_or(problem("request_id", "is required"))?;
+    let value = args
+        .get("request_id")
+        .ok_or(problem("request_id", "is required"))?;
     let id = match value {
         Value::Number(n) => match (n.as_u64(), n.as_f64()) {
             (Some(id), _) => id,
@@ -253,7 +258,10 @@ mod tests {
         assert_eq!(with("idempotency_key", json!("")), "idempotency_key");
         let mut missing = base.clone();
         missing.as_object_mut().unwrap().remove("idempotency_key");
-        assert_eq!(call(missing).unwrap_err().to_string(), "idempotency_key: is required");
+        assert_eq!(
+            call(missing).unwrap_err().to_string(),
+            "idempotency_key: is required"
+        );
         assert_eq!(call(json!([])).unwrap_err().field, "arguments");
     }
 
@@ -269,17 +277,42 @@ mod tests {
 
     #[test]
     fn encodes_target_refs_like_url_search_params() {
-        let req = prepare(ToolName::GetConnectorHelp, &json!({"target_ref": " ssh:3:1 x&y "})).unwrap();
-        assert_eq!(req.path, "/api/mcp/connector-help?target_ref=ssh%3A3%3A1+x%26y");
+        let req = prepare(
+            ToolName::GetConnectorHelp,
+            &json!({"target_ref": " ssh:3:1 x&y "}),
+        )
+        .unwrap();
+        assert_eq!(
+            req.path,
+            "/api/mcp/connector-help?target_ref=ssh%3A3%3A1+x%26y"
+        );
         assert!(!req.is_mutation());
     }
 
     #[test]
     fn request_ids_are_positive_safe_integers() {
-        let get = |id: Value| prepare(ToolName::GetConnectorActionRequest, &json!({"request_id": id}));
-        assert_eq!(get(json!(42)).unwrap().path, "/api/mcp/connector-action-requests/42");
-        assert_eq!(get(json!(7.0)).unwrap().path, "/api/mcp/connector-action-requests/7");
-        for bad in [json!(0), json!(-1), json!(1.5), json!("42"), json!(9007199254740992u64), json!(null)] {
+        let get = |id: Value| {
+            prepare(
+                ToolName::GetConnectorActionRequest,
+                &json!({"request_id": id}),
+            )
+        };
+        assert_eq!(
+            get(json!(42)).unwrap().path,
+            "/api/mcp/connector-action-requests/42"
+        );
+        assert_eq!(
+            get(json!(7.0)).unwrap().path,
+            "/api/mcp/connector-action-requests/7"
+        );
+        for bad in [
+            json!(0),
+            json!(-1),
+            json!(1.5),
+            json!("42"),
+            json!(9007199254740992u64),
+            json!(null),
+        ] {
             assert_eq!(get(bad.clone()).unwrap_err().field, "request_id", "{bad}");
         }
     }
@@ -287,7 +320,20 @@ mod tests {
     #[test]
     fn null_arguments_mean_none() {
         assert!(prepare(ToolName::ListConnectorTargets, &Value::Null).is_ok());
-        assert_eq!(idempotency_key_of(ToolName::CallConnectorAction, &json!({"idempotency_key": "k"})).as_deref(), Some("k"));
-        assert_eq!(idempotency_key_of(ToolName::ListConnectorTargets, &json!({"idempotency_key": "k"})), None);
+        assert_eq!(
+            idempotency_key_of(
+                ToolName::CallConnectorAction,
+                &json!({"idempotency_key": "k"})
+            )
+            .as_deref(),
+            Some("k")
+        );
+        assert_eq!(
+            idempotency_key_of(
+                ToolName::ListConnectorTargets,
+                &json!({"idempotency_key": "k"})
+            ),
+            None
+        );
     }
 }

@@ -74,7 +74,11 @@ impl Envelope {
     /// Lifts the well-formed fields of a gateway error body (non-2xx) into
     /// an envelope. `retry_after` is the response's `Retry-After` header,
     /// used when the body gives no delay of its own.
-    pub fn from_gateway_error(http_status: u16, body: &Value, retry_after: Option<&str>) -> Envelope {
+    pub fn from_gateway_error(
+        http_status: u16,
+        body: &Value,
+        retry_after: Option<&str>,
+    ) -> Envelope {
         let field = |name: &str| body.as_object().and_then(|map| map.get(name));
         let text = |name: &str| field(name).and_then(Value::as_str);
 
@@ -84,8 +88,8 @@ impl Envelope {
         };
         let status = text("status").filter(|s| LIFTABLE_STATUSES.contains(s));
         let code = text("code").filter(|c| c.chars().count() <= MAX_CODE_CHARS);
-        let hint = text("assistant_hint")
-            .filter(|h| !h.is_empty() && h.chars().count() <= MAX_HINT_CHARS);
+        let hint =
+            text("assistant_hint").filter(|h| !h.is_empty() && h.chars().count() <= MAX_HINT_CHARS);
         let request_id = field("request_id")
             .and_then(Value::as_u64)
             .filter(|id| (1..=MAX_SAFE_INTEGER).contains(id));
@@ -111,7 +115,11 @@ impl Envelope {
 pub fn parse_retry_after(header: &str) -> Option<u64> {
     let header = header.trim();
     let digits = (1..=4).contains(&header.len()) && header.bytes().all(|b| b.is_ascii_digit());
-    let seconds = if digits { header.parse().ok()? } else { return None };
+    let seconds = if digits {
+        header.parse().ok()?
+    } else {
+        return None;
+    };
     (seconds <= MAX_RETRY_AFTER_SECONDS).then_some(seconds)
 }
 
@@ -131,8 +139,14 @@ mod tests {
             ..Envelope::default()
         };
         let text = envelope.to_value().to_string();
-        assert_eq!(text, r#"{"status":"outcome_unknown","code":"c","idempotency_key":"k","error":"e"}"#);
-        assert_eq!(Envelope::error("x").to_value(), json!({"status": "error", "error": "x"}));
+        assert_eq!(
+            text,
+            r#"{"status":"outcome_unknown","code":"c","idempotency_key":"k","error":"e"}"#
+        );
+        assert_eq!(
+            Envelope::error("x").to_value(),
+            json!({"status": "error", "error": "x"})
+        );
     }
 
     #[test]
@@ -168,7 +182,8 @@ mod tests {
             "status": "invented", "code": "x".repeat(129), "request_id": -4,
             "assistant_hint": "", "retry_after_seconds": 3601
         });
-        let envelope = Envelope::from_gateway_error(503, &body, Some("Wed, 21 Oct 2015 07:28:00 GMT"));
+        let envelope =
+            Envelope::from_gateway_error(503, &body, Some("Wed, 21 Oct 2015 07:28:00 GMT"));
         assert_eq!(
             envelope.to_value(),
             json!({"status": "error", "error": "AIPermission API request failed with 503"})

@@ -266,9 +266,15 @@ mod tests {
     #[test]
     fn normalises_loopback_spellings() {
         assert_eq!(normalized("http://127.1:3210"), "http://127.0.0.1:3210");
-        assert_eq!(normalized("http://0x7f.0.0.1:3210/"), "http://127.0.0.1:3210");
+        assert_eq!(
+            normalized("http://0x7f.0.0.1:3210/"),
+            "http://127.0.0.1:3210"
+        );
         assert_eq!(normalized("http://2130706433:9"), "http://127.0.0.1:9");
-        assert_eq!(normalized("http://[0:0:0:0:0:0:0:1]:3210"), "http://[::1]:3210");
+        assert_eq!(
+            normalized("http://[0:0:0:0:0:0:0:1]:3210"),
+            "http://[::1]:3210"
+        );
         assert_eq!(normalized("http://[::1]:3210/"), "http://[::1]:3210");
         assert_eq!(normalized("HTTP://LOCALHOST:3210"), "http://localhost:3210");
         assert_eq!(normalized(" http://localhost:80 "), "http://localhost");
@@ -305,7 +311,10 @@ mod tests {
     fn messages_never_repeat_credentials() {
         let err = parse_gateway_url(Some("http://alice:hunter2@localhost")).unwrap_err();
         let text = err.to_string();
-        assert!(!text.contains("hunter2") && !text.contains("alice"), "{text}");
+        assert!(
+            !text.contains("hunter2") && !text.contains("alice"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -313,13 +322,28 @@ mod tests {
         let origin = parse_gateway_url(Some("http://localhost:3210")).unwrap();
         assert_eq!(origin.admits(Some("http"), "localhost:3210"), Ok(()));
         assert_eq!(origin.admits(Some("http"), "LocalHost:3210"), Ok(()));
-        assert_eq!(origin.admits(Some("https"), "localhost:3210"), Err(Denial::Scheme));
+        assert_eq!(
+            origin.admits(Some("https"), "localhost:3210"),
+            Err(Denial::Scheme)
+        );
         assert_eq!(origin.admits(None, "localhost:3210"), Err(Denial::Scheme));
-        assert_eq!(origin.admits(Some("http"), "localhost:3211"), Err(Denial::Port));
+        assert_eq!(
+            origin.admits(Some("http"), "localhost:3211"),
+            Err(Denial::Port)
+        );
         assert_eq!(origin.admits(Some("http"), "localhost"), Err(Denial::Port));
-        assert_eq!(origin.admits(Some("http"), "127.0.0.1:3210"), Err(Denial::Host));
-        assert_eq!(origin.admits(Some("http"), "u@localhost:3210"), Err(Denial::Credentials));
-        assert_eq!(origin.admits(Some("http"), "localhost:+3210"), Err(Denial::Authority));
+        assert_eq!(
+            origin.admits(Some("http"), "127.0.0.1:3210"),
+            Err(Denial::Host)
+        );
+        assert_eq!(
+            origin.admits(Some("http"), "u@localhost:3210"),
+            Err(Denial::Credentials)
+        );
+        assert_eq!(
+            origin.admits(Some("http"), "localhost:+3210"),
+            Err(Denial::Authority)
+        );
         assert_eq!(origin.admits(Some("http"), ":3210"), Err(Denial::Authority));
 
         let v6 = parse_gateway_url(Some("http://[::1]")).unwrap();
@@ -335,6 +359,10 @@ mod tests {
         let origin = parse_gateway_url(None).unwrap();
         let addrs = origin.socket_addrs();
         assert_eq!(addrs.len(), 2);
-        assert!(addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 3210));
+        assert!(
+            addrs
+                .iter()
+                .all(|a| a.ip().is_loopback() && a.port() == 3210)
+        );
     }
 }

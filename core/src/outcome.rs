@@ -54,7 +54,11 @@ impl ToolResult {
     pub fn render(&self) -> Rendered {
         let compact = serde_json::to_string(&self.value).unwrap_or_default();
         let pretty = serde_json::to_string_pretty(&self.value).unwrap_or_default();
-        let text = if escaped_len(&pretty) <= MAX_ANSWER_BYTES { pretty } else { compact.clone() };
+        let text = if escaped_len(&pretty) <= MAX_ANSWER_BYTES {
+            pretty
+        } else {
+            compact.clone()
+        };
         let structured = match (&self.value, self.wrap_array) {
             (Value::Object(_), _) => Some(compact),
             (Value::Array(_), Some(key)) => Some(format!("{{{}:{compact}}}", Value::from(key))),
@@ -75,7 +79,11 @@ pub struct Rendered {
 
 /// Bytes `text` takes as a JSON string.
 fn escaped_len(text: &str) -> usize {
-    text.len() + text.bytes().filter(|b| matches!(b, b'"' | b'\\' | b'\n' | b'\r' | b'\t')).count()
+    text.len()
+        + text
+            .bytes()
+            .filter(|b| matches!(b, b'"' | b'\\' | b'\n' | b'\r' | b'\t'))
+            .count()
 }
 
 /// How a gateway request failed before a usable answer arrived.
@@ -217,7 +225,12 @@ pub fn from_interruption(
 
 /// A mutation whose outcome the bridge cannot know. `lost` says the answer
 /// never arrived whole, as opposed to an answer that broke its contract.
-fn outcome_unknown(request: &GatewayRequest, code: &str, message: String, lost: bool) -> ToolResult {
+fn outcome_unknown(
+    request: &GatewayRequest,
+    code: &str,
+    message: String,
+    lost: bool,
+) -> ToolResult {
     let hint = match (&request.idempotency_key, lost) {
         (Some(_), true) => {
             "The gateway response was lost, so the action may have run. Reconcile by \
@@ -298,7 +311,8 @@ mod tests {
     use crate::args::prepare;
 
     fn call_request() -> GatewayRequest {
-        let args = json!({"target_ref": "ssh:1:1", "action_name": "exec", "idempotency_key": "k-7"});
+        let args =
+            json!({"target_ref": "ssh:1:1", "action_name": "exec", "idempotency_key": "k-7"});
         prepare(ToolName::CallConnectorAction, &args).unwrap()
     }
 
@@ -318,7 +332,13 @@ mod tests {
             ("outcome_unknown", true),
         ] {
             let body = json!({"status": status}).to_string();
-            let result = from_answer(ToolName::CallConnectorAction, &call_request(), 200, None, body.as_bytes());
+            let result = from_answer(
+                ToolName::CallConnectorAction,
+                &call_request(),
+                200,
+                None,
+                body.as_bytes(),
+            );
             assert_eq!(result.is_error, is_error, "{status}");
             assert_eq!(result.value["status"], status);
         }
@@ -326,7 +346,11 @@ mod tests {
 
     #[test]
     fn reading_a_failed_request_is_not_an_error() {
-        let req = prepare(ToolName::GetConnectorActionRequest, &json!({"request_id": 3})).unwrap();
+        let req = prepare(
+            ToolName::GetConnectorActionRequest,
+            &json!({"request_id": 3}),
+        )
+        .unwrap();
         let body = br#"{"status":"failed","request_id":3}"#;
         let result = from_answer(ToolName::GetConnectorActionRequest, &req, 200, None, body);
         assert!(!result.is_error);
@@ -334,22 +358,57 @@ mod tests {
 
     #[test]
     fn targets_are_wrapped_in_structured_content_and_pretty_in_text() {
-        let result = from_answer(ToolName::ListConnectorTargets, &list_request(), 200, None, b"[{\"a\":1}]");
+        let result = from_answer(
+            ToolName::ListConnectorTargets,
+            &list_request(),
+            200,
+            None,
+            b"[{\"a\":1}]",
+        );
         let rendered = result.render();
-        assert_eq!(rendered.structured.as_deref(), Some(r#"{"targets":[{"a":1}]}"#));
+        assert_eq!(
+            rendered.structured.as_deref(),
+            Some(r#"{"targets":[{"a":1}]}"#)
+        );
         assert_eq!(rendered.text, "[\n  {\n    \"a\": 1\n  }\n]");
     }
 
     #[test]
     fn broken_bodies_are_unknown_for_mutations_and_errors_for_reads() {
-        for body in [&b"<html>oops</html>"[..], b"\"text\"", b"null", b"{\"a\":", b"\xff\xfe"] {
-            let read = from_answer(ToolName::ListConnectorTargets, &list_request(), 200, None, body);
-            assert_eq!(read.value, json!({"status": "error", "error": "Gateway response unavailable or invalid."}));
-            let call = from_answer(ToolName::CallConnectorAction, &call_request(), 200, None, body);
+        for body in [
+            &b"<html>oops</html>"[..],
+            b"\"text\"",
+            b"null",
+            b"{\"a\":",
+            b"\xff\xfe",
+        ] {
+            let read = from_answer(
+                ToolName::ListConnectorTargets,
+                &list_request(),
+                200,
+                None,
+                body,
+            );
+            assert_eq!(
+                read.value,
+                json!({"status": "error", "error": "Gateway response unavailable or invalid."})
+            );
+            let call = from_answer(
+                ToolName::CallConnectorAction,
+                &call_request(),
+                200,
+                None,
+                body,
+            );
             assert_eq!(call.value["status"], "outcome_unknown");
             assert_eq!(call.value["code"], "gateway_transport_outcome_unknown");
             assert_eq!(call.value["idempotency_key"], "k-7");
-            assert!(call.value["assistant_hint"].as_str().unwrap().contains("same idempotency key"));
+            assert!(
+                call.value["assistant_hint"]
+                    .as_str()
+                    .unwrap()
+                    .contains("same idempotency key")
+            );
             assert!(!call.render().text.contains("oops"));
         }
     }
@@ -357,23 +416,53 @@ mod tests {
     #[test]
     fn gateway_errors_are_lifted_even_for_mutations() {
         let body = br#"{"error":"connector target not found"}"#;
-        let result = from_answer(ToolName::CallConnectorAction, &call_request(), 404, None, body);
-        assert_eq!(result.value, json!({"status": "error", "error": "connector target not found"}));
-        let redirect = from_answer(ToolName::ListConnectorTargets, &list_request(), 302, None, b"{}");
-        assert_eq!(redirect.value["error"], "AIPermission API request failed with 302");
+        let result = from_answer(
+            ToolName::CallConnectorAction,
+            &call_request(),
+            404,
+            None,
+            body,
+        );
+        assert_eq!(
+            result.value,
+            json!({"status": "error", "error": "connector target not found"})
+        );
+        let redirect = from_answer(
+            ToolName::ListConnectorTargets,
+            &list_request(),
+            302,
+            None,
+            b"{}",
+        );
+        assert_eq!(
+            redirect.value["error"],
+            "AIPermission API request failed with 302"
+        );
     }
 
     #[test]
     fn huge_results_stay_within_one_answer() {
         let elements = MAX_RESPONSE_BYTES / 3 - 1;
         let body = format!("[{}]", vec!["[]"; elements].join(","));
-        let result = from_answer(ToolName::ListConnectorTargets, &list_request(), 200, None, body.as_bytes());
+        let result = from_answer(
+            ToolName::ListConnectorTargets,
+            &list_request(),
+            200,
+            None,
+            body.as_bytes(),
+        );
         let rendered = result.render();
         assert_eq!(rendered.text, body, "too large to pretty-print: compact");
         assert_eq!(rendered.structured, None, "no room for a second copy");
 
         let medium = format!("[{}]", vec!["[]"; elements / 4].join(","));
-        let result = from_answer(ToolName::ListConnectorTargets, &list_request(), 200, None, medium.as_bytes());
+        let result = from_answer(
+            ToolName::ListConnectorTargets,
+            &list_request(),
+            200,
+            None,
+            medium.as_bytes(),
+        );
         let rendered = result.render();
         assert!(rendered.text.starts_with("[\n  []"));
         assert!(rendered.structured.is_some());
@@ -390,17 +479,35 @@ mod tests {
     #[test]
     fn timeouts_name_the_deadline() {
         let read = from_failure(&list_request(), &Failure::Timeout { ms: 100 });
-        assert_eq!(read.value["error"], "AIPermission API request timed out after 100ms");
+        assert_eq!(
+            read.value["error"],
+            "AIPermission API request timed out after 100ms"
+        );
         let call = from_failure(&call_request(), &Failure::Timeout { ms: 100 });
         assert_eq!(call.value["status"], "outcome_unknown");
     }
 
     #[test]
     fn contract_failures_depend_on_the_tool_kind() {
-        let read = from_answer(ToolName::ListConnectorTargets, &list_request(), 200, None, b"{}");
+        let read = from_answer(
+            ToolName::ListConnectorTargets,
+            &list_request(),
+            200,
+            None,
+            b"{}",
+        );
         assert_eq!(read.value["code"], "gateway_response_contract_invalid");
-        let call = from_answer(ToolName::CallConnectorAction, &call_request(), 200, None, b"[]");
-        assert_eq!(call.value["code"], "gateway_response_contract_outcome_unknown");
+        let call = from_answer(
+            ToolName::CallConnectorAction,
+            &call_request(),
+            200,
+            None,
+            b"[]",
+        );
+        assert_eq!(
+            call.value["code"],
+            "gateway_response_contract_outcome_unknown"
+        );
         assert_eq!(call.value["idempotency_key"], "k-7");
     }
 

@@ -49,11 +49,29 @@ mod tests {
 
     #[test]
     fn refuses_everything_else_naming_the_variable() {
-        for bad in ["0", "1000junk", "1e3", "-1", "+5", "0100", "600001", "2147483648", "1.5"] {
+        for bad in [
+            "0",
+            "1000junk",
+            "1e3",
+            "-1",
+            "+5",
+            "0100",
+            "600001",
+            "2147483648",
+            "1.5",
+        ] {
             let err = parse_timeout_ms(Some(bad)).unwrap_err();
             assert!(err.contains(TIMEOUT_VAR), "{bad}: {err}");
         }
-        assert!(parse_timeout_ms(Some("600001")).unwrap_err().contains("must not exceed"));
-        assert!(parse_timeout_ms(Some("99999999999999999999999")).unwrap_err().contains("exceed"));
+        assert!(
+            parse_timeout_ms(Some("600001"))
+                .unwrap_err()
+                .contains("must not exceed")
+        );
+        assert!(
+            parse_timeout_ms(Some("99999999999999999999999"))
+                .unwrap_err()
+                .contains("exceed")
+        );
     }
 }

@@ -137,7 +137,9 @@ fn write_all(stream: &OutputStream, bytes: &mut &[u8], deadline: &Deadline) -> R
             continue;
         }
         let take = bytes.len().min(usize::try_from(room).unwrap_or(usize::MAX));
-        stream.write(&bytes[..take]).map_err(|_| Failure::Unavailable)?;
+        stream
+            .write(&bytes[..take])
+            .map_err(|_| Failure::Unavailable)?;
         *bytes = &bytes[take..];
     }
     stream.flush().map_err(|_| Failure::Unavailable)?;

@@ -74,7 +74,11 @@ impl Guest for Bridge {
             let args = serde_json::from_str(&arguments).ok()?;
             args::prepare(tool, &args).ok()
         });
-        into_wit(outcome::from_interruption(request.as_ref(), cause, dispatched))
+        into_wit(outcome::from_interruption(
+            request.as_ref(),
+            cause,
+            dispatched,
+        ))
     }
 }
 

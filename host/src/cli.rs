@@ -55,10 +55,18 @@ mod tests {
 
     #[test]
     fn serve_is_the_default_and_accepts_its_aliases_and_extra_words() {
-        assert!(Cli::try_parse_from(["aipermission-mcp"]).unwrap().command.is_none());
+        assert!(
+            Cli::try_parse_from(["aipermission-mcp"])
+                .unwrap()
+                .command
+                .is_none()
+        );
         for alias in ["serve", "server", "start"] {
             let cli = Cli::try_parse_from(["aipermission-mcp", alias, "--stdio", "x"]).unwrap();
-            assert!(matches!(cli.command, Some(Command::Serve { .. })), "{alias}");
+            assert!(
+                matches!(cli.command, Some(Command::Serve { .. })),
+                "{alias}"
+            );
         }
         assert!(Cli::try_parse_from(["aipermission-mcp", "bogus"]).is_err());
     }

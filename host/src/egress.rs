@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aipermission_core::origin::GatewayOrigin;
-use http::header::{AUTHORIZATION, HeaderValue};
+use http::header::{AUTHORIZATION, HOST, HeaderValue};
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -80,8 +80,12 @@ async fn send(
         tracing::warn!("denied a gateway request: no usable token is configured");
         return Err(Error::HttpRequestDenied);
     };
-    // Whatever the component set, the gateway sees only the host's token.
+    // Whatever the component set, the gateway sees only the host's token,
+    // and a Host header naming the configured origin.
+    let host =
+        HeaderValue::from_str(&origin.authority()).map_err(|_| Error::HttpRequestUriInvalid)?;
     let headers = request.headers_mut();
+    headers.insert(HOST, host);
     headers.remove(AUTHORIZATION);
     headers.insert(AUTHORIZATION, authorization.clone());
 
@@ -132,7 +136,10 @@ async fn send(
 }
 
 /// Checks the request against the configured origin and returns it.
-fn admit<'p>(policy: &'p Policy, request: &http::Request<WasiBody>) -> Result<&'p GatewayOrigin, Error> {
+fn admit<'p>(
+    policy: &'p Policy,
+    request: &http::Request<WasiBody>,
+) -> Result<&'p GatewayOrigin, Error> {
     let Some(origin) = &policy.origin else {
         tracing::warn!("denied a gateway request: AIPERMISSION_API_URL was refused");
         return Err(Error::HttpRequestDenied);
@@ -164,4 +171,118 @@ async fn connect(origin: &GatewayOrigin, timeout: Duration) -> Result<TcpStream,
     tokio::time::timeout(timeout, attempt)
         .await
         .map_err(|_| Error::ConnectionTimeout)?
+}
+
+#[cfg(test)]
+mod tests {
+    use aipermission_core::origin::parse_gateway_url;
+    use aipermission_testkit::{Decoy, StandIn};
+    use bytes::Bytes;
+    use http_body_util::Empty;
+
+    use super::*;
+
+    const TOKEN: &str = "aip_UNIT_CANARY";
+
+    fn bearer() -> HeaderValue {
+        let mut value = HeaderValue::from_str(&format!("Bearer {TOKEN}")).unwrap();
+        value.set_sensitive(true);
+        value
+    }
+
+    fn get(uri: &str, authorization: Option<&str>) -> http::Request<WasiBody> {
+        let body = Empty::<Bytes>::new()
+            .map_err(|never| match never {})
+            .boxed_unsync();
+        let mut request = http::Request::builder().method("GET").uri(uri);
+        if let Some(value) = authorization {
+            request = request.header(AUTHORIZATION, value);
+        }
+        request.body(body).unwrap()
+    }
+
+    fn policy(url: &str, authorization: Option<HeaderValue>) -> Policy {
+        let origin = parse_gateway_url(Some(url)).unwrap();
+        Policy::new(Some(origin), authorization, Duration::from_secs(5))
+    }
+
+    #[tokio::test]
+    async fn requests_off_the_origin_are_denied_before_any_connection() {
+        let gateway = Decoy::bind("127.0.0.1").await.unwrap();
+        let other = Decoy::bind("127.0.0.1").await.unwrap();
+        let (p, q) = (gateway.port(), other.port());
+        let policy = policy(&format!("http://127.0.0.1:{p}"), Some(bearer()));
+        let refused = [
+            format!("http://127.0.0.1:{q}/api/mcp/connector-targets"),
+            format!("http://localhost:{p}/"),
+            format!("https://127.0.0.1:{p}/"),
+            format!("http://user@127.0.0.1:{p}/"),
+            format!("http://0.0.0.0:{p}/"),
+            format!("http://[::]:{p}/"),
+            format!("http://[::ffff:127.0.0.1]:{p}/"),
+            format!("http://127.0.0.2:{p}/"),
+            format!("http://127.1:{p}/"),
+            format!("http://gateway.invalid:{p}/"),
+            "/relative/only".to_owned(),
+        ];
+        for uri in refused {
+            let dispatched = AtomicBool::new(false);
+            let sent = send(&policy, get(&uri, None), None, &dispatched).await;
+            assert!(
+                matches!(sent, Err(Error::HttpRequestDenied)),
+                "{uri} was not denied"
+            );
+            assert!(!dispatched.load(Ordering::SeqCst));
+        }
+        assert_eq!(
+            gateway.accepted() + other.accepted(),
+            0,
+            "a denied request connected"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_hosts_token_replaces_any_the_component_set() {
+        let gateway = StandIn::start(TOKEN).await.unwrap();
+        let policy = policy(&gateway.url(), Some(bearer()));
+        let uri = format!("{}/api/mcp/connector-targets", gateway.url());
+        let dispatched = AtomicBool::new(false);
+        let (response, _io) = send(&policy, get(&uri, Some("Bearer forged")), None, &dispatched)
+            .await
+            .expect("the request reaches the gateway");
+        assert_eq!(response.status(), 200);
+        assert!(dispatched.load(Ordering::SeqCst));
+        let seen = gateway.seen();
+        let values: Vec<_> = seen[0].headers.get_all(AUTHORIZATION).iter().collect();
+        assert_eq!(values, [format!("Bearer {TOKEN}").as_str()]);
+    }
+
+    #[tokio::test]
+    async fn without_a_usable_token_nothing_is_sent() {
+        let gateway = StandIn::start(TOKEN).await.unwrap();
+        let policy = policy(&gateway.url(), None);
+        let uri = format!("{}/api/mcp/connector-targets", gateway.url());
+        let dispatched = AtomicBool::new(false);
+        let sent = send(&policy, get(&uri, Some("Bearer forged")), None, &dispatched).await;
+        assert!(matches!(sent, Err(Error::HttpRequestDenied)));
+        assert!(gateway.seen().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_refused_as_not_dispatched() {
+        let closed = Decoy::bind("127.0.0.1").await.unwrap();
+        let port = closed.port();
+        drop(closed);
+        let policy = policy(&format!("http://localhost:{port}"), Some(bearer()));
+        let dispatched = AtomicBool::new(false);
+        let sent = send(
+            &policy,
+            get(&format!("http://localhost:{port}/"), None),
+            None,
+            &dispatched,
+        )
+        .await;
+        assert!(matches!(sent, Err(Error::ConnectionRefused)));
+        assert!(!dispatched.load(Ordering::SeqCst));
+    }
 }

@@ -31,8 +31,8 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use exports::aipermission::bridge::tools::{CallContext, CallResult, TokenState, Tool};
 use exports::aipermission::bridge::tools::Interruption;
+pub use exports::aipermission::bridge::tools::{CallContext, CallResult, TokenState, Tool};
 
 /// The component, built from `guest/` by `build.rs`.
 pub const COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/aipermission_bridge.wasm"));
@@ -109,14 +109,24 @@ struct MemoryCap {
 }
 
 impl ResourceLimiter for MemoryCap {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let allowed = desired <= MEMORY_CAP_BYTES;
         tracing::trace!(bytes = desired, allowed, "component memory grows");
         self.exhausted |= !allowed;
         Ok(allowed)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         // Tables hold function references; the component needs a handful.
         Ok(desired <= 100_000)
     }
@@ -159,7 +169,10 @@ impl Runtime {
         let (mut store, _) = self.store();
         store.set_epoch_deadline(1);
         let bridge = self.pre.instantiate_async(&mut store).await?;
-        let tools = bridge.aipermission_bridge_tools().call_list_tools(&mut store).await?;
+        let tools = bridge
+            .aipermission_bridge_tools()
+            .call_list_tools(&mut store)
+            .await?;
         Ok(tools)
     }
 
@@ -171,7 +184,9 @@ impl Runtime {
             let run = async {
                 let bridge = self.pre.instantiate_async(&mut store).await?;
                 let tools = bridge.aipermission_bridge_tools();
-                tools.call_call_tool(&mut store, name, arguments, &self.context).await
+                tools
+                    .call_call_tool(&mut store, name, arguments, &self.context)
+                    .await
             };
             tokio::time::timeout(self.deadline, run).await
         };
@@ -198,12 +213,20 @@ impl Runtime {
 
     /// Asks a fresh instance to shape the result of a stopped call, so the
     /// envelope comes from the same code as every other result.
-    async fn interrupted(&self, name: &str, arguments: &str, cause: Interruption, dispatched: bool) -> CallResult {
+    async fn interrupted(
+        &self,
+        name: &str,
+        arguments: &str,
+        cause: Interruption,
+        dispatched: bool,
+    ) -> CallResult {
         let (mut store, _) = self.store();
         let run = async {
             let bridge = self.pre.instantiate_async(&mut store).await?;
             let tools = bridge.aipermission_bridge_tools();
-            tools.call_interrupted_result(&mut store, name, arguments, cause, dispatched).await
+            tools
+                .call_interrupted_result(&mut store, name, arguments, cause, dispatched)
+                .await
         };
         match tokio::time::timeout(INTERRUPTED_DEADLINE, run).await {
             Ok(Ok(result)) => result,

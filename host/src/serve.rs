@@ -54,7 +54,10 @@ async fn serve(settings: Settings) -> Result<()> {
         inner: stdin,
         hang_up: hang_up.clone(),
     };
-    let service = match Bridge::new(runtime, hang_up.clone())?.serve((stdin, stdout)).await {
+    let service = match Bridge::new(runtime, hang_up.clone())?
+        .serve((stdin, stdout))
+        .await
+    {
         Ok(service) => service,
         // The client left before opening a session: nothing went wrong.
         Err(_) if hang_up.is_cancelled() => return Ok(()),

@@ -41,7 +41,11 @@ impl Bridge {
     /// Serves `runtime`'s tools; fails if the component's catalog is not
     /// usable as MCP tools.
     pub fn new(runtime: Runtime, hang_up: CancellationToken) -> anyhow::Result<Bridge> {
-        let tools = runtime.tools().iter().map(to_mcp_tool).collect::<anyhow::Result<_>>()?;
+        let tools = runtime
+            .tools()
+            .iter()
+            .map(to_mcp_tool)
+            .collect::<anyhow::Result<_>>()?;
         Ok(Bridge {
             runtime: Arc::new(runtime),
             tools: Arc::new(tools),
@@ -72,7 +76,10 @@ impl ServerHandler for Bridge {
     ) -> Result<CallToolResponse, McpError> {
         let name = request.name.as_ref();
         if !self.tools.iter().any(|tool| tool.name == name) {
-            return Err(McpError::invalid_params(format!("Unknown tool: {name}"), None));
+            return Err(McpError::invalid_params(
+                format!("Unknown tool: {name}"),
+                None,
+            ));
         }
         let arguments = Value::Object(request.arguments.unwrap_or_default()).to_string();
 
@@ -94,7 +101,10 @@ impl ServerHandler for Bridge {
 
 fn to_mcp_tool(tool: &Tool) -> anyhow::Result<rmcp::model::Tool> {
     let Ok(Value::Object(schema)) = serde_json::from_str(&tool.input_schema) else {
-        anyhow::bail!("the input schema of tool `{}` is not a JSON object", tool.name);
+        anyhow::bail!(
+            "the input schema of tool `{}` is not a JSON object",
+            tool.name
+        );
     };
     let hints = &tool.annotations;
     let mut listed = rmcp::model::Tool::new(tool.name.clone(), tool.description.clone(), schema);

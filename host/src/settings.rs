@@ -39,7 +39,9 @@ impl Settings {
         let timeout_ms = match timeout.as_ref().map(|t| t.to_str()) {
             None => parse_timeout_ms(None),
             Some(Some(text)) => parse_timeout_ms(Some(text)),
-            Some(None) => Err(format!("{TIMEOUT_VAR} must be a positive integer in milliseconds")),
+            Some(None) => Err(format!(
+                "{TIMEOUT_VAR} must be a positive integer in milliseconds"
+            )),
         };
         let timeout_ms = match timeout_ms {
             Ok(ms) => ms,
@@ -84,7 +86,9 @@ mod tests {
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings> {
         Settings::from_vars(|name| {
-            vars.iter().find(|(n, _)| *n == name).map(|(_, v)| OsString::from(v))
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| OsString::from(v))
         })
     }
 
@@ -101,14 +105,18 @@ mod tests {
         let s = settings(&[("AIPERMISSION_API_TOKEN", "abc\ndef")]).unwrap();
         assert!(matches!(s.token, Token::Invalid));
         let s = settings(&[("AIPERMISSION_API_TOKEN", "aip_ok")]).unwrap();
-        let Token::Present(value) = s.token else { panic!("token should be usable") };
+        let Token::Present(value) = s.token else {
+            panic!("token should be usable")
+        };
         assert!(value.is_sensitive());
         assert!(!format!("{value:?}").contains("aip_ok"));
     }
 
     #[test]
     fn a_bad_timeout_stops_the_start_and_a_bad_url_does_not() {
-        let err = settings(&[("AIPERMISSION_HTTP_TIMEOUT_MS", "1e3")]).err().unwrap();
+        let err = settings(&[("AIPERMISSION_HTTP_TIMEOUT_MS", "1e3")])
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("AIPERMISSION_HTTP_TIMEOUT_MS"));
         let s = settings(&[("AIPERMISSION_API_URL", "http://example.com")]).unwrap();
         assert!(s.origin.is_err());

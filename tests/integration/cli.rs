@@ -13,17 +13,29 @@ fn help_and_version_answer_on_stdout() {
     let help = Command::new(binary()).arg("--help").output().unwrap();
     assert!(help.status.success());
     let text = String::from_utf8(help.stdout).unwrap();
-    for expected in ["serve", "AIPERMISSION_API_URL", "AIPERMISSION_API_TOKEN", "AIPERMISSION_HTTP_TIMEOUT_MS"] {
+    for expected in [
+        "serve",
+        "AIPERMISSION_API_URL",
+        "AIPERMISSION_API_TOKEN",
+        "AIPERMISSION_HTTP_TIMEOUT_MS",
+    ] {
         assert!(text.contains(expected), "--help lacks {expected}");
     }
     let version = Command::new(binary()).arg("--version").output().unwrap();
     assert!(version.status.success());
-    assert_eq!(String::from_utf8(version.stdout).unwrap().trim(), format!("aipermission-mcp {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        String::from_utf8(version.stdout).unwrap().trim(),
+        format!("aipermission-mcp {}", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
 fn unknown_commands_are_refused() {
-    let out = Command::new(binary()).arg("bogus").stdin(Stdio::null()).output().unwrap();
+    let out = Command::new(binary())
+        .arg("bogus")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bogus"));
     assert!(out.stdout.is_empty());
@@ -41,7 +53,10 @@ fn an_invalid_timeout_stops_the_server_naming_the_variable() {
             .unwrap();
         assert_eq!(out.status.code(), Some(1), "{value}");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("AIPERMISSION_HTTP_TIMEOUT_MS"), "{value}: {stderr}");
+        assert!(
+            stderr.contains("AIPERMISSION_HTTP_TIMEOUT_MS"),
+            "{value}: {stderr}"
+        );
         assert!(!stderr.contains(TOKEN));
         assert!(out.stdout.is_empty());
     }
@@ -51,16 +66,25 @@ fn an_invalid_timeout_stops_the_server_naming_the_variable() {
 async fn every_serve_spelling_serves_and_extra_words_are_ignored() {
     for words in [&["server"][..], &["start"], &["serve", "--stdio", "extra"]] {
         let mut command = server_command_with(binary(), words, &[]);
-        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = command.spawn().unwrap();
         let mut stdin = child.stdin.take().unwrap();
         let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
             "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
-        stdin.write_all(format!("{init}\n").as_bytes()).await.unwrap();
+        stdin
+            .write_all(format!("{init}\n").as_bytes())
+            .await
+            .unwrap();
         let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
         let line = lines.next_line().await.unwrap().expect("an answer");
         let answer: serde_json::Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(answer["result"]["serverInfo"]["name"], "aipermission", "{words:?}");
+        assert_eq!(
+            answer["result"]["serverInfo"]["name"], "aipermission",
+            "{words:?}"
+        );
         drop(stdin);
         assert!(child.wait().await.unwrap().success());
     }
@@ -80,7 +104,12 @@ out, err = proc.communicate(timeout=30)
 sys.stdout.write(err.decode())
 sys.exit(proc.returncode)
 "#;
-    let out = Command::new("python3").arg("-c").arg(script).arg(binary()).output().unwrap();
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(binary())
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("meant to be started by an MCP"), "{stderr}");

@@ -12,10 +12,16 @@ use serde_json::json;
 use crate::support::{TOKEN, binary, gateway};
 
 async fn list_targets(url: &str, extra: &[(&str, &str)]) -> (bool, serde_json::Value) {
-    let mut vars = vec![("AIPERMISSION_API_URL", url), ("AIPERMISSION_API_TOKEN", TOKEN)];
+    let mut vars = vec![
+        ("AIPERMISSION_API_URL", url),
+        ("AIPERMISSION_API_TOKEN", TOKEN),
+    ];
     vars.extend_from_slice(extra);
     let session = McpSession::start(binary(), &vars).await.unwrap();
-    let result = session.call("list_connector_targets", json!({})).await.unwrap();
+    let result = session
+        .call("list_connector_targets", json!({}))
+        .await
+        .unwrap();
     let stderr = session.finish().await.unwrap();
     assert!(!stderr.contains(TOKEN));
     (is_error(&result), text_json(&result))
@@ -47,7 +53,10 @@ async fn the_ipv6_loopback_origin_works_when_the_machine_has_one() {
         return;
     };
     let port = gateway.addr().port();
-    for url in [format!("http://[::1]:{port}"), format!("http://[0:0:0:0:0:0:0:1]:{port}/")] {
+    for url in [
+        format!("http://[::1]:{port}"),
+        format!("http://[0:0:0:0:0:0:0:1]:{port}/"),
+    ] {
         let (failed, body) = list_targets(&url, &[]).await;
         assert!(!failed, "{url}: {body}");
     }
@@ -59,7 +68,9 @@ async fn refused_urls_send_nothing_anywhere() {
     let decoy = Decoy::bind("127.0.0.1").await.unwrap();
     let p = decoy.port();
     // Another loopback address: Linux routes all of 127.0.0.0/8 locally.
-    let other = Decoy::bind_addr(SocketAddr::from(([127, 0, 0, 2], 0))).await.unwrap();
+    let other = Decoy::bind_addr(SocketAddr::from(([127, 0, 0, 2], 0)))
+        .await
+        .unwrap();
     let q = other.port();
     let refused = [
         format!("http://0.0.0.0:{p}"),
@@ -96,10 +107,17 @@ async fn proxy_variables_are_ignored() {
     let gateway = gateway().await;
     let proxy = Decoy::bind("127.0.0.1").await.unwrap();
     let proxy_url = format!("http://127.0.0.1:{}", proxy.port());
-    let vars: Vec<(&str, &str)> = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"]
-        .into_iter()
-        .map(|name| (name, proxy_url.as_str()))
-        .collect();
+    let vars: Vec<(&str, &str)> = [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ]
+    .into_iter()
+    .map(|name| (name, proxy_url.as_str()))
+    .collect();
     let (failed, body) = list_targets(&gateway.url(), &vars).await;
     assert!(!failed, "{body}");
     assert_eq!(gateway.seen().len(), 1);
@@ -110,7 +128,10 @@ async fn proxy_variables_are_ignored() {
 async fn redirects_are_returned_as_errors_and_never_followed() {
     let gateway = gateway().await;
     let elsewhere = Decoy::bind("127.0.0.1").await.unwrap();
-    let location = format!("http://127.0.0.1:{}/api/mcp/connector-targets", elsewhere.port());
+    let location = format!(
+        "http://127.0.0.1:{}/api/mcp/connector-targets",
+        elsewhere.port()
+    );
     gateway.set_fault(Some(Fault::Redirect(location)));
     let (failed, body) = list_targets(&gateway.url(), &[]).await;
     assert!(failed);

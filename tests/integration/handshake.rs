@@ -22,19 +22,36 @@ async fn handshake_and_tools_list_work_without_a_gateway_and_write_nothing_to_st
     // A closed port: nothing listens, and nothing must be asked at start.
     let nobody = Decoy::bind("127.0.0.1").await.unwrap();
     let url = format!("http://127.0.0.1:{}", nobody.port());
-    let session = McpSession::start(binary(), &[("AIPERMISSION_API_URL", &url), ("AIPERMISSION_API_TOKEN", TOKEN)])
-        .await
-        .unwrap();
+    let session = McpSession::start(
+        binary(),
+        &[
+            ("AIPERMISSION_API_URL", &url),
+            ("AIPERMISSION_API_TOKEN", TOKEN),
+        ],
+    )
+    .await
+    .unwrap();
 
-    let info = session.client.peer_info().expect("the server identified itself");
+    let info = session
+        .client
+        .peer_info()
+        .expect("the server identified itself");
     let server = info.server_info.as_ref().expect("server info");
     assert_eq!(server.name, "aipermission");
     assert_eq!(server.version, env!("CARGO_PKG_VERSION"));
     let instructions = info.instructions.clone().unwrap_or_default();
     assert!(instructions.len() <= 512);
-    for phrase in ["list_connector_targets", "approval_pending or running", "untrusted data",
-        "Never put raw secrets in tool input", "idempotency_key"] {
-        assert!(instructions.contains(phrase), "instructions lack {phrase:?}");
+    for phrase in [
+        "list_connector_targets",
+        "approval_pending or running",
+        "untrusted data",
+        "Never put raw secrets in tool input",
+        "idempotency_key",
+    ] {
+        assert!(
+            instructions.contains(phrase),
+            "instructions lack {phrase:?}"
+        );
     }
 
     let tools = session.client.list_all_tools().await.unwrap();
@@ -42,22 +59,40 @@ async fn handshake_and_tools_list_work_without_a_gateway_and_write_nothing_to_st
     assert_eq!(names, CATALOG.map(|(name, _)| name));
     for (tool, (_, hints)) in tools.iter().zip(CATALOG) {
         let a = tool.annotations.as_ref().expect("annotations");
-        let got = [a.read_only_hint, a.destructive_hint, a.idempotent_hint, a.open_world_hint];
+        let got = [
+            a.read_only_hint,
+            a.destructive_hint,
+            a.idempotent_hint,
+            a.open_world_hint,
+        ];
         assert_eq!(got, hints.map(Some), "{}", tool.name);
         assert!(a.title.is_none());
-        assert!(tool.output_schema.is_none(), "no outputSchema is declared yet");
+        assert!(
+            tool.output_schema.is_none(),
+            "no outputSchema is declared yet"
+        );
         assert!(!tool.description.as_deref().unwrap_or("").is_empty());
         assert_eq!(tool.input_schema["type"], "object");
         assert_eq!(tool.input_schema["additionalProperties"], false);
     }
     let call = &tools[3].input_schema;
-    assert_eq!(call["required"], json!(["target_ref", "action_name", "idempotency_key"]));
+    assert_eq!(
+        call["required"],
+        json!(["target_ref", "action_name", "idempotency_key"])
+    );
     assert_eq!(call["properties"]["input"]["type"], "object");
-    assert_eq!(tools[4].input_schema["properties"]["request_id"]["type"], "integer");
+    assert_eq!(
+        tools[4].input_schema["properties"]["request_id"]["type"],
+        "integer"
+    );
 
     let stderr = session.finish().await.unwrap();
     assert_eq!(stderr, "", "a clean session writes nothing to stderr");
-    assert_eq!(nobody.accepted(), 0, "nothing contacts the gateway at start");
+    assert_eq!(
+        nobody.accepted(),
+        0,
+        "nothing contacts the gateway at start"
+    );
 }
 
 #[tokio::test]
@@ -69,9 +104,15 @@ async fn initialize_negotiates_every_legacy_version() {
         assert_eq!(result["protocolVersion"], version);
         assert_eq!(result["serverInfo"]["name"], "aipermission");
         assert!(result["capabilities"]["tools"].is_object());
-        raw.send(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})).await.unwrap();
+        raw.send(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+            .await
+            .unwrap();
         let listed = raw.answer(1).await.unwrap();
-        assert_eq!(listed["result"]["tools"].as_array().map(Vec::len), Some(5), "{version}");
+        assert_eq!(
+            listed["result"]["tools"].as_array().map(Vec::len),
+            Some(5),
+            "{version}"
+        );
         let (status, _, stderr) = raw.wait().await.unwrap();
         assert!(status.success());
         assert_eq!(stderr, "");
@@ -95,16 +136,27 @@ async fn the_stateless_era_discovers_and_lists_without_initialize() {
     raw.send(&discover).await.unwrap();
     let found = raw.answer(1).await.unwrap();
     let result = &found["result"];
-    let versions = result["supportedVersions"].as_array().expect("supportedVersions");
+    let versions = result["supportedVersions"]
+        .as_array()
+        .expect("supportedVersions");
     assert!(versions.contains(&json!("2026-07-28")), "{result}");
     assert!(versions.contains(&json!("2025-11-25")), "{result}");
     assert!(result["capabilities"]["tools"].is_object());
-    assert!(result["instructions"].as_str().unwrap_or("").contains("list_connector_targets"));
+    assert!(
+        result["instructions"]
+            .as_str()
+            .unwrap_or("")
+            .contains("list_connector_targets")
+    );
 
     let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {"_meta": modern_meta()}});
     raw.send(&list).await.unwrap();
     let listed = raw.answer(2).await.unwrap();
-    assert_eq!(listed["result"]["tools"].as_array().map(Vec::len), Some(5), "{listed}");
+    assert_eq!(
+        listed["result"]["tools"].as_array().map(Vec::len),
+        Some(5),
+        "{listed}"
+    );
     assert!(listed["result"]["ttlMs"].is_u64(), "{listed}");
     assert!(listed["result"]["cacheScope"].is_string(), "{listed}");
 

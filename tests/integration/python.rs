@@ -14,7 +14,10 @@ fn python() -> PathBuf {
         return path.into();
     }
     let venv = workspace().join(".venv/bin/python");
-    assert!(venv.exists(), "no Python with the mcp package: run `just setup` first");
+    assert!(
+        venv.exists(),
+        "no Python with the mcp package: run `just setup` first"
+    );
     venv
 }
 
@@ -31,7 +34,10 @@ async fn check(mode: &str) {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr).replace(TOKEN, "<token>");
-    assert!(out.status.success(), "{mode} mode failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "{mode} mode failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("poll: completed"), "{stdout}");
     assert!(!stdout.contains(TOKEN));
 }

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use aipermission_testkit::client::{McpSession, RawSession, is_error, text_json};
 use aipermission_testkit::Fault;
+use aipermission_testkit::client::{McpSession, RawSession, is_error, text_json};
 use serde_json::{Value, json};
 
 use crate::support::{TOKEN, args, binary, gateway};
@@ -13,15 +13,36 @@ use crate::support::{TOKEN, args, binary, gateway};
 async fn stdout_carries_only_json_rpc_lines() {
     let gateway = gateway().await;
     let url = gateway.url();
-    let mut raw = RawSession::start(binary(), &[("AIPERMISSION_API_URL", &url), ("AIPERMISSION_API_TOKEN", TOKEN)]).unwrap();
+    let mut raw = RawSession::start(
+        binary(),
+        &[
+            ("AIPERMISSION_API_URL", &url),
+            ("AIPERMISSION_API_TOKEN", TOKEN),
+        ],
+    )
+    .unwrap();
     raw.initialize("2025-11-25").await.unwrap();
-    raw.send(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})).await.unwrap();
-    raw.call(2, "list_connector_targets", args(json!({}))).await.unwrap();
-    raw.call(3, "call_connector_action", args(json!({"target_ref": "nope"}))).await.unwrap();
+    raw.send(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+        .await
+        .unwrap();
+    raw.call(2, "list_connector_targets", args(json!({})))
+        .await
+        .unwrap();
+    raw.call(
+        3,
+        "call_connector_action",
+        args(json!({"target_ref": "nope"})),
+    )
+    .await
+    .unwrap();
     raw.call(4, "no_such_tool", args(json!({}))).await.unwrap();
-    raw.send(&json!({"jsonrpc": "2.0", "id": 5, "method": "no/such/method"})).await.unwrap();
+    raw.send(&json!({"jsonrpc": "2.0", "id": 5, "method": "no/such/method"}))
+        .await
+        .unwrap();
     raw.send_line("this is not json").await.unwrap();
-    raw.send(&json!({"jsonrpc": "2.0", "id": 6, "method": "ping"})).await.unwrap();
+    raw.send(&json!({"jsonrpc": "2.0", "id": 6, "method": "ping"}))
+        .await
+        .unwrap();
     for id in [1, 2, 3, 4, 5, 6] {
         raw.answer(id).await.unwrap();
     }
@@ -29,9 +50,13 @@ async fn stdout_carries_only_json_rpc_lines() {
     assert!(status.success());
     assert!(lines.len() >= 6);
     for line in &lines {
-        let message: Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line:?}"));
+        let message: Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line:?}"));
         assert_eq!(message["jsonrpc"], "2.0", "{line}");
-        assert!(message.get("id").is_some() || message.get("method").is_some(), "{line}");
+        assert!(
+            message.get("id").is_some() || message.get("method").is_some(),
+            "{line}"
+        );
     }
 }
 
@@ -41,14 +66,22 @@ async fn stdin_eof_ends_the_process_at_once_even_with_a_call_in_flight() {
     gateway.set_fault(Some(Fault::Stall));
     let url = gateway.url();
     // A long deadline: only the hang-up can end this call quickly.
-    let vars = [("AIPERMISSION_API_URL", url.as_str()), ("AIPERMISSION_API_TOKEN", TOKEN),
-        ("AIPERMISSION_HTTP_TIMEOUT_MS", "120000")];
+    let vars = [
+        ("AIPERMISSION_API_URL", url.as_str()),
+        ("AIPERMISSION_API_TOKEN", TOKEN),
+        ("AIPERMISSION_HTTP_TIMEOUT_MS", "120000"),
+    ];
     let mut raw = RawSession::start(binary(), &vars).unwrap();
     raw.initialize("2025-11-25").await.unwrap();
-    raw.call(1, "list_connector_targets", args(json!({}))).await.unwrap();
+    raw.call(1, "list_connector_targets", args(json!({})))
+        .await
+        .unwrap();
     let waiting_since = Instant::now();
     while gateway.seen().is_empty() {
-        assert!(waiting_since.elapsed() < Duration::from_secs(20), "the call never reached the gateway");
+        assert!(
+            waiting_since.elapsed() < Duration::from_secs(20),
+            "the call never reached the gateway"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 
@@ -56,7 +89,11 @@ async fn stdin_eof_ends_the_process_at_once_even_with_a_call_in_flight() {
     let (status, _, stderr) = raw.wait().await.unwrap();
     assert_eq!(status.code(), Some(0), "{stderr}");
     // rmcp alone would wait up to 5 s for the call; the bound is generous.
-    assert!(closed_at.elapsed() < Duration::from_secs(4), "exit took {:?}", closed_at.elapsed());
+    assert!(
+        closed_at.elapsed() < Duration::from_secs(4),
+        "exit took {:?}",
+        closed_at.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -64,25 +101,48 @@ async fn a_stalled_gateway_gets_the_timeout_error_and_the_server_keeps_serving()
     let gateway = gateway().await;
     gateway.set_fault(Some(Fault::Stall));
     let url = gateway.url();
-    let vars = [("AIPERMISSION_API_URL", url.as_str()), ("AIPERMISSION_API_TOKEN", TOKEN),
-        ("AIPERMISSION_HTTP_TIMEOUT_MS", "300")];
+    let vars = [
+        ("AIPERMISSION_API_URL", url.as_str()),
+        ("AIPERMISSION_API_TOKEN", TOKEN),
+        ("AIPERMISSION_HTTP_TIMEOUT_MS", "300"),
+    ];
     let session = McpSession::start(binary(), &vars).await.unwrap();
 
-    let read = session.call("list_connector_targets", json!({})).await.unwrap();
+    let read = session
+        .call("list_connector_targets", json!({}))
+        .await
+        .unwrap();
     assert!(is_error(&read));
-    assert_eq!(text_json(&read), json!({"status": "error", "error": "AIPermission API request timed out after 300ms"}));
+    assert_eq!(
+        text_json(&read),
+        json!({"status": "error", "error": "AIPermission API request timed out after 300ms"})
+    );
 
-    let call = session.call("call_connector_action", json!({"target_ref": "ssh:4:2",
-        "action_name": "exec", "input": {"command": "id"}, "idempotency_key": "slow-1"})).await.unwrap();
+    let call = session
+        .call(
+            "call_connector_action",
+            json!({"target_ref": "ssh:4:2",
+        "action_name": "exec", "input": {"command": "id"}, "idempotency_key": "slow-1"}),
+        )
+        .await
+        .unwrap();
     let unknown = text_json(&call);
     assert_eq!(unknown["status"], "outcome_unknown");
     assert_eq!(unknown["code"], "gateway_transport_outcome_unknown");
     assert_eq!(unknown["idempotency_key"], "slow-1");
-    assert!(unknown["assistant_hint"].as_str().unwrap().contains("same idempotency key"));
+    assert!(
+        unknown["assistant_hint"]
+            .as_str()
+            .unwrap()
+            .contains("same idempotency key")
+    );
     assert!(unknown.get("request_id").is_none());
 
     gateway.set_fault(None);
-    let after = session.call("list_connector_targets", json!({})).await.unwrap();
+    let after = session
+        .call("list_connector_targets", json!({}))
+        .await
+        .unwrap();
     assert!(!is_error(&after), "the next call works");
 }
 
@@ -101,11 +161,20 @@ async fn the_largest_allowed_response_fits_and_one_byte_more_is_refused() {
     body.push_str(&" ".repeat(limit - 1 - body.len()));
     body.push(']');
     assert_eq!(body.len(), limit);
-    let raw = |body: &str| Some(Fault::Raw { status: 200, headers: vec![], body: body.as_bytes().to_vec() });
+    let raw = |body: &str| {
+        Some(Fault::Raw {
+            status: 200,
+            headers: vec![],
+            body: body.as_bytes().to_vec(),
+        })
+    };
 
     let session = crate::support::session(&gateway).await;
     gateway.set_fault(raw(&body));
-    let largest = session.call("list_connector_targets", json!({})).await.unwrap();
+    let largest = session
+        .call("list_connector_targets", json!({}))
+        .await
+        .unwrap();
     assert!(!is_error(&largest), "the largest response is served");
     assert_eq!(text_json(&largest).as_array().map(Vec::len), Some(elements));
     // Pretty text and a structured copy would pass the 16 MiB line limit
@@ -114,11 +183,20 @@ async fn the_largest_allowed_response_fits_and_one_byte_more_is_refused() {
 
     body.insert(1, ' ');
     gateway.set_fault(raw(&body));
-    let over = session.call("list_connector_targets", json!({})).await.unwrap();
-    assert_eq!(text_json(&over), json!({"status": "error", "error": "Gateway response unavailable or invalid."}));
+    let over = session
+        .call("list_connector_targets", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(
+        text_json(&over),
+        json!({"status": "error", "error": "Gateway response unavailable or invalid."})
+    );
 
     gateway.set_fault(None);
-    let after = session.call("list_connector_targets", json!({})).await.unwrap();
+    let after = session
+        .call("list_connector_targets", json!({}))
+        .await
+        .unwrap();
     assert!(!is_error(&after));
     assert_eq!(session.finish().await.unwrap(), "");
 }

@@ -16,20 +16,31 @@ pub fn binary() -> &'static Path {
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ is in the workspace").to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ is in the workspace")
+        .to_owned()
 }
 
 /// A session with the server pointed at `gateway` with the test token.
 pub async fn session(gateway: &StandIn) -> McpSession {
     let url = gateway.url();
-    McpSession::start(binary(), &[("AIPERMISSION_API_URL", &url), ("AIPERMISSION_API_TOKEN", TOKEN)])
-        .await
-        .expect("the server starts and completes the handshake")
+    McpSession::start(
+        binary(),
+        &[
+            ("AIPERMISSION_API_URL", &url),
+            ("AIPERMISSION_API_TOKEN", TOKEN),
+        ],
+    )
+    .await
+    .expect("the server starts and completes the handshake")
 }
 
 /// A stand-in gateway accepting the test token.
 pub async fn gateway() -> StandIn {
-    StandIn::start(TOKEN).await.expect("the stand-in gateway starts")
+    StandIn::start(TOKEN)
+        .await
+        .expect("the stand-in gateway starts")
 }
 
 /// A JSON object literal as an argument map.

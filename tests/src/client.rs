@@ -84,7 +84,9 @@ impl McpSession {
         let mut text = String::new();
         if let Some(mut stderr) = stderr {
             let read = stderr.read_to_string(&mut text);
-            tokio::time::timeout(EXCHANGE_TIMEOUT, read).await.context("stderr stayed open")??;
+            tokio::time::timeout(EXCHANGE_TIMEOUT, read)
+                .await
+                .context("stderr stayed open")??;
         }
         Ok(text)
     }
@@ -123,7 +125,10 @@ pub struct RawSession {
 impl RawSession {
     pub fn start(binary: &Path, vars: &[(&str, &str)]) -> Result<RawSession> {
         let mut command = server_command(binary, vars);
-        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = command.spawn().context("failed to spawn the server")?;
         let stdin = child.stdin.take();
         let stdout = BufReader::new(child.stdout.take().context("stdout is piped")?);
@@ -161,7 +166,9 @@ impl RawSession {
     pub async fn recv(&mut self) -> Result<Value> {
         let mut line = String::new();
         let read = self.stdout.read_line(&mut line);
-        let n = tokio::time::timeout(EXCHANGE_TIMEOUT, read).await.context("no answer in time")??;
+        let n = tokio::time::timeout(EXCHANGE_TIMEOUT, read)
+            .await
+            .context("no answer in time")??;
         if n == 0 {
             bail!("the server closed stdout");
         }
@@ -173,7 +180,11 @@ impl RawSession {
     /// another (answers to concurrent requests come in any order).
     pub async fn answer(&mut self, id: u64) -> Result<Value> {
         let wanted = Value::from(id);
-        if let Some(at) = self.pending.iter().position(|m| m.get("id") == Some(&wanted)) {
+        if let Some(at) = self
+            .pending
+            .iter()
+            .position(|m| m.get("id") == Some(&wanted))
+        {
             return Ok(self.pending.remove(at));
         }
         loop {
@@ -196,7 +207,8 @@ impl RawSession {
         });
         self.send(&init).await?;
         let answer = self.answer(0).await?;
-        let initialized = serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        let initialized =
+            serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
         self.send(&initialized).await?;
         Ok(answer)
     }

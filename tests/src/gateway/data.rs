@@ -74,7 +74,12 @@ pub fn targets() -> Vec<Target> {
 
 /// The listing of one target, as `GET /api/mcp/connector-targets` gives it.
 pub fn listing(target: &Target, index: usize) -> Value {
-    let ids: Vec<u64> = target.target_ref.split(':').skip(1).filter_map(|p| p.parse().ok()).collect();
+    let ids: Vec<u64> = target
+        .target_ref
+        .split(':')
+        .skip(1)
+        .filter_map(|p| p.parse().ok())
+        .collect();
     let mut item = json!({
         "target_ref": target.target_ref,
         "project_id": 1,
@@ -126,23 +131,43 @@ pub fn actions(target: &Target) -> Value {
 
 fn definition(name: &str, class: &str) -> Value {
     let (label, risk, fields) = match name {
-        "exec" => ("Run command", "write", json!([
-            {"name": "command", "label": "Command", "type": "multiline", "required": true}
-        ])),
-        "read_console" => ("Read console", "read", json!([
-            {"name": "tail_bytes", "label": "Tail bytes", "type": "number", "default": 20000}
-        ])),
-        "query_readonly" => ("Read-only query", "read", json!([
-            {"name": "sql", "label": "SQL", "type": "multiline", "required": true},
-            {"name": "max_rows", "label": "Max rows", "type": "number", "default": 100}
-        ])),
-        "get_key" => ("Get key", "read", json!([
-            {"name": "key", "label": "Key", "type": "string", "required": true}
-        ])),
-        _ => ("Set string", "write", json!([
-            {"name": "key", "label": "Key", "type": "string", "required": true},
-            {"name": "value", "label": "Value", "type": "string", "required": true}
-        ])),
+        "exec" => (
+            "Run command",
+            "write",
+            json!([
+                {"name": "command", "label": "Command", "type": "multiline", "required": true}
+            ]),
+        ),
+        "read_console" => (
+            "Read console",
+            "read",
+            json!([
+                {"name": "tail_bytes", "label": "Tail bytes", "type": "number", "default": 20000}
+            ]),
+        ),
+        "query_readonly" => (
+            "Read-only query",
+            "read",
+            json!([
+                {"name": "sql", "label": "SQL", "type": "multiline", "required": true},
+                {"name": "max_rows", "label": "Max rows", "type": "number", "default": 100}
+            ]),
+        ),
+        "get_key" => (
+            "Get key",
+            "read",
+            json!([
+                {"name": "key", "label": "Key", "type": "string", "required": true}
+            ]),
+        ),
+        _ => (
+            "Set string",
+            "write",
+            json!([
+                {"name": "key", "label": "Key", "type": "string", "required": true},
+                {"name": "value", "label": "Value", "type": "string", "required": true}
+            ]),
+        ),
     };
     json!({
         "name": name,
@@ -165,7 +190,13 @@ pub fn retry_guidance(class: &str) -> &'static str {
 
 /// What a fake connector returns for an action: output and display text.
 pub fn run(action: &str, input: &Value) -> (Value, String) {
-    let text = |key: &str| input.get(key).and_then(Value::as_str).unwrap_or("").to_owned();
+    let text = |key: &str| {
+        input
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
     match action {
         "exec" => {
             let command = text("command");
@@ -188,7 +219,10 @@ pub fn run(action: &str, input: &Value) -> (Value, String) {
             let output = json!({"key": text("key"), "type": "string", "value": "bar"});
             (output, "bar".to_owned())
         }
-        "set_string" => (json!({"key": text("key"), "written": true}), "OK".to_owned()),
+        "set_string" => (
+            json!({"key": text("key"), "written": true}),
+            "OK".to_owned(),
+        ),
         _ => (json!({"runtime_id": 1, "status": "none"}), String::new()),
     }
 }

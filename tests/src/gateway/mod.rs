@@ -56,6 +56,9 @@ pub enum Fault {
     },
 }
 
+/// An error answer: HTTP status and JSON body.
+type Refusal = (u16, Value);
+
 /// One recorded action request.
 struct Record {
     id: u64,
@@ -94,7 +97,10 @@ impl StandIn {
 
     /// Starts a stand-in on exactly `addr` (a loopback address).
     pub async fn start_on(addr: SocketAddr, token: &str) -> std::io::Result<StandIn> {
-        assert!(addr.ip().is_loopback(), "the stand-in listens on loopback only");
+        assert!(
+            addr.ip().is_loopback(),
+            "the stand-in listens on loopback only"
+        );
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State {
@@ -149,7 +155,8 @@ impl StandIn {
 
     /// The operator clicks Decline, with an optional note.
     pub fn decline(&self, id: u64, note: Option<&str>) -> bool {
-        self.lock().settle(id, Settle::Decline(note.map(str::to_owned)))
+        self.lock()
+            .settle(id, Settle::Decline(note.map(str::to_owned)))
     }
 
     /// A pending or running request completes.
@@ -158,7 +165,9 @@ impl StandIn {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -187,9 +196,19 @@ async fn handle(state: &Mutex<State>, request: Request<Incoming>) -> Response<Fu
 }
 
 /// The answer to one request, or none when the request is to stall.
-fn respond(state: &Mutex<State>, parts: &http::request::Parts, body: &[u8]) -> Option<Response<Full<Bytes>>> {
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
-    let mut state = state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+fn respond(
+    state: &Mutex<State>,
+    parts: &http::request::Parts,
+    body: &[u8],
+) -> Option<Response<Full<Bytes>>> {
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    let mut state = state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
 
     if let Some(rest) = path.strip_prefix("/__control/") {
         return Some(state.control(&parts.method, rest));
@@ -203,59 +222,82 @@ fn respond(state: &Mutex<State>, parts: &http::request::Parts, body: &[u8]) -> O
     match &state.fault {
         Some(Fault::Stall) => return None,
         Some(Fault::Redirect(location)) => return Some(redirect_response(location)),
-        Some(Fault::Raw { status, headers, body }) => return Some(raw_response(*status, headers, body)),
+        Some(Fault::Raw {
+            status,
+            headers,
+            body,
+        }) => return Some(raw_response(*status, headers, body)),
         None => {}
     }
     if !local_host(&parts.headers) {
         let error = json!({"error": "remote gateway host header is disabled; use localhost"});
         return Some(json_response(403, &error));
     }
-    if let Err(response) = state.authenticate(&parts.headers) {
-        return Some(response);
+    if let Err((status, body)) = state.authenticate(&parts.headers) {
+        return Some(json_response(status, &body));
     }
     Some(state.route(&parts.method, &parts.headers, &path, body))
 }
 
 impl State {
-    fn authenticate(&self, headers: &HeaderMap) -> Result<(), Response<Full<Bytes>>> {
-        let value = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    fn authenticate(&self, headers: &HeaderMap) -> Result<(), Refusal> {
+        let value = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
         let token = value
             .and_then(|v| v.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim());
         match token {
-            None | Some("") => Err(json_response(401, &json!({"error": "missing API token"}))),
+            None | Some("") => Err((401, json!({"error": "missing API token"}))),
             Some(token) if token == self.token => Ok(()),
-            Some(_) => Err(json_response(
+            Some(_) => Err((
                 401,
-                &json!({"error": "invalid, revoked, or expired API token"}),
+                json!({"error": "invalid, revoked, or expired API token"}),
             )),
         }
     }
 
-    fn route(&mut self, method: &Method, headers: &HeaderMap, path: &str, body: &[u8]) -> Response<Full<Bytes>> {
+    fn route(
+        &mut self,
+        method: &Method,
+        headers: &HeaderMap,
+        path: &str,
+        body: &[u8],
+    ) -> Response<Full<Bytes>> {
         let (route, query) = path.split_once('?').unwrap_or((path, ""));
         match (method.as_str(), route) {
             ("GET", "/api/mcp/connector-targets") => {
-                let list: Vec<Value> = self.targets.iter().enumerate().map(|(i, t)| data::listing(t, i)).collect();
+                let list: Vec<Value> = self
+                    .targets
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| data::listing(t, i))
+                    .collect();
                 json_response(200, &Value::Array(list))
             }
             ("GET", "/api/mcp/connector-help") => match self.target_from_query(query) {
                 Ok(index) => json_response(200, &data::help(&self.targets[index])),
-                Err(response) => response,
+                Err((status, body)) => json_response(status, &body),
             },
             ("GET", "/api/mcp/connector-actions") => match self.target_from_query(query) {
                 Ok(index) => json_response(200, &data::actions(&self.targets[index])),
-                Err(response) => response,
+                Err((status, body)) => json_response(status, &body),
             },
             ("POST", "/api/mcp/connector-actions/call") => self.call(headers, body),
             ("GET", _) if route.starts_with("/api/mcp/connector-action-requests/") => {
-                let id = route.rsplit('/').next().and_then(|id| id.parse::<u64>().ok());
+                let id = route
+                    .rsplit('/')
+                    .next()
+                    .and_then(|id| id.parse::<u64>().ok());
                 match id.filter(|id| *id > 0) {
                     None => json_response(400, &json!({"error": "invalid id"})),
                     Some(id) => match self.records.iter().find(|r| r.id == id) {
                         Some(record) => json_response(200, &self.view(record, false, false)),
-                        None => json_response(404, &json!({"error": "connector action request not found"})),
+                        None => json_response(
+                            404,
+                            &json!({"error": "connector action request not found"}),
+                        ),
                     },
                 }
             }
@@ -263,16 +305,16 @@ impl State {
         }
     }
 
-    fn target_from_query(&self, query: &str) -> Result<usize, Response<Full<Bytes>>> {
+    fn target_from_query(&self, query: &str) -> Result<usize, Refusal> {
         let target_ref = url_query(query, "target_ref").unwrap_or_default();
         let target_ref = target_ref.trim();
         if target_ref.is_empty() {
-            return Err(json_response(400, &json!({"error": "target_ref is required"})));
+            return Err((400, json!({"error": "target_ref is required"})));
         }
         self.targets
             .iter()
             .position(|t| t.target_ref == target_ref)
-            .ok_or_else(|| json_response(404, &json!({"error": "connector target not found"})))
+            .ok_or_else(|| (404, json!({"error": "connector target not found"})))
     }
 
     /// `POST /api/mcp/connector-actions/call`, with the gateway's strict
@@ -289,13 +331,29 @@ impl State {
         let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
             return invalid();
         };
-        const KNOWN: [&str; 5] = ["target_ref", "action_name", "input", "reason", "idempotency_key"];
+        const KNOWN: [&str; 5] = [
+            "target_ref",
+            "action_name",
+            "input",
+            "reason",
+            "idempotency_key",
+        ];
         if fields.keys().any(|k| !KNOWN.contains(&k.as_str())) {
             return invalid();
         }
-        let text = |key: &str| fields.get(key).and_then(Value::as_str).map(str::trim).unwrap_or("");
-        let (target_ref, action, reason, key) =
-            (text("target_ref"), text("action_name"), text("reason"), text("idempotency_key"));
+        let text = |key: &str| {
+            fields
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .unwrap_or("")
+        };
+        let (target_ref, action, reason, key) = (
+            text("target_ref"),
+            text("action_name"),
+            text("reason"),
+            text("idempotency_key"),
+        );
         let input = match fields.get("input") {
             None | Some(Value::Null) => Value::Object(Map::new()),
             Some(input @ Value::Object(_)) => input.clone(),
@@ -311,11 +369,18 @@ impl State {
         let identity = json!([target_ref, action, input, reason]).to_string();
         if let Some((known, id)) = self.keys.get(key).filter(|_| !key.is_empty()) {
             if *known != identity {
-                return json_response(409, &json!({
-                    "error": "connector action idempotency key was already used for a different request"
-                }));
+                return json_response(
+                    409,
+                    &json!({
+                        "error": "connector action idempotency key was already used for a different request"
+                    }),
+                );
             }
-            let record = self.records.iter().find(|r| r.id == *id).expect("keys point at records");
+            let record = self
+                .records
+                .iter()
+                .find(|r| r.id == *id)
+                .expect("keys point at records");
             return json_response(200, &self.view(record, true, true));
         }
 
@@ -369,7 +434,9 @@ impl State {
         }
         match (&record.error, record.status) {
             (Some(error), _) => view["error"] = error.as_str().into(),
-            (None, "approval_pending") if from_call => view["error"] = "Waiting for user approval.".into(),
+            (None, "approval_pending") if from_call => {
+                view["error"] = "Waiting for user approval.".into()
+            }
             _ => {}
         }
         view["retry_policy"] = json!({
@@ -444,7 +511,10 @@ impl Record {
 /// The gateway accepts only local Host headers: `localhost`, an IPv4
 /// loopback address or `[::1]`, with an optional port from 1 to 65535.
 fn local_host(headers: &HeaderMap) -> bool {
-    let Some(host) = headers.get(http::header::HOST).and_then(|v| v.to_str().ok()) else {
+    let Some(host) = headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
     let (name, port) = match host.strip_prefix("[::1]") {
@@ -461,7 +531,9 @@ fn local_host(headers: &HeaderMap) -> bool {
     let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
     let name_ok = name == "[::1]"
         || name.eq_ignore_ascii_case("localhost")
-        || name.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback());
+        || name
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback());
     port_ok && name_ok
 }
 
@@ -482,7 +554,8 @@ fn redirect_response(location: &str) -> Response<Full<Bytes>> {
 
 fn raw_response(status: u16, headers: &[(String, String)], body: &[u8]) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body.to_vec())));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     for (name, value) in headers {
         if let (Ok(name), Ok(value)) = (
             http::HeaderName::from_bytes(name.as_bytes()),
@@ -500,8 +573,14 @@ fn json_response(status: u16, body: &Value) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(text)));
     *response.status_mut() = StatusCode::from_u16(status).expect("a valid status");
     let headers = response.headers_mut();
-    headers.insert(http::header::CONTENT_TYPE, "application/json".parse().expect("valid"));
-    headers.insert(http::header::CACHE_CONTROL, "no-store, private".parse().expect("valid"));
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        "application/json".parse().expect("valid"),
+    );
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        "no-store, private".parse().expect("valid"),
+    );
     headers.insert("x-content-type-options", "nosniff".parse().expect("valid"));
     response
 }

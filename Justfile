@@ -1,0 +1,67 @@
+# aipermission-mcp: build, test and check recipes. `just --list` shows them.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# The WASI release the component and the host agree on (wasmtime 48).
+wasi_crate := "wasip2"
+
+# the server binary the dev profile builds (tests and the demo use it)
+bin := "target/debug/aipermission-mcp"
+
+default:
+    @just --list
+
+# install what building and testing need: the wasm target, the Python client
+[group('setup')]
+setup:
+    rustup target add wasm32-wasip2
+    test -x .venv/bin/python || python3 -m venv .venv
+    .venv/bin/python -m pip install -q -r requirements-dev.txt
+
+# build the server (the component is built and embedded by host/build.rs)
+[group('build')]
+build:
+    cargo build -p aipermission-mcp
+
+# build an optimised server binary into target/release
+[group('build')]
+release:
+    cargo build --release -p aipermission-mcp
+
+# run every test: unit tests and the integration suite against the built binary
+[group('test')]
+test: setup
+    cargo test --workspace
+
+# formatting and lints, as CI runs them
+[group('test')]
+check:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    cargo clippy -p aipermission-guest --target wasm32-wasip2 -- -D warnings
+
+# show the main job: discovery, a call, the operator's approval, the poll
+[group('demo')]
+demo: build
+    cargo run -q -p aipermission-testkit --bin demo -- {{bin}}
+
+# copy the WASI 0.2 WIT packages from the wasip2 crate into wit/deps
+[group('wit')]
+vendor-wit:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    manifest=$(cargo metadata --format-version 1 --locked \
+      | python3 -c 'import json,sys; print(next(p["manifest_path"] for p in json.load(sys.stdin)["packages"] if p["name"] == "{{wasi_crate}}"))')
+    rm -rf wit/deps && mkdir -p wit/deps
+    cp "$(dirname "$manifest")"/wit/deps/*.wit wit/deps/
+    echo "wit/deps now holds: $(ls wit/deps | tr '\n' ' ')"
+
+# fail if wit/deps differs from what vendor-wit writes
+[group('wit')]
+vendor-wit-check: vendor-wit
+    git diff --exit-code -- wit/deps
+    test -z "$(git status --porcelain -- wit/deps)"
+
+# everything CI runs, in CI's order
+[group('test')]
+ci: setup check test demo vendor-wit-check
