@@ -2,6 +2,7 @@
 //! gateway. This file parses the command line, sets up logging and maps
 //! the outcome to an exit status; the work lives in the modules.
 
+mod cache;
 mod cli;
 mod egress;
 mod runtime;

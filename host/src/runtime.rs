@@ -12,12 +12,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Result;
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Config, Engine, ResourceLimiter, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use crate::cache;
 use crate::egress::{Hooks, Policy};
 
 wasmtime::component::bindgen!({
@@ -135,11 +136,9 @@ impl ResourceLimiter for MemoryCap {
 impl Runtime {
     /// Compiles and links the embedded component and reads its catalog.
     pub async fn new(policy: Policy, context: CallContext) -> Result<Runtime> {
-        let mut config = Config::new();
-        config.epoch_interruption(true);
-        let engine = Engine::new(&config)?;
-        let component = Component::new(&engine, COMPONENT)
-            .map_err(|err| err.context("failed to compile the component"))?;
+        let engine = engine()?;
+        let component =
+            cache::load_or_compile(&engine, COMPONENT, cache::default_dir().as_deref())?;
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -289,6 +288,14 @@ fn log_guest_output(store: &Store<CallState>) {
             tracing::warn!(stream, output = %text.trim_end(), "the component wrote output");
         }
     }
+}
+
+/// The engine every component of this process runs on. The compiled-code
+/// cache is keyed by its configuration, so this is the one place to set it.
+pub fn engine() -> Result<Engine> {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    Ok(Engine::new(&config)?)
 }
 
 /// Advances the engine's epoch for the life of the process.

@@ -26,10 +26,11 @@ pub fn run() -> Result<()> {
         .enable_all()
         .build()
         .context("failed to start the async runtime")?;
-    tokio.block_on(serve(settings))?;
-    // The client is gone: answers still being computed have no reader, so
-    // leave at once instead of waiting for them.
-    std::process::exit(0)
+    let served = tokio.block_on(serve(settings));
+    // The client is gone: answers still being computed have no reader, and
+    // a blocked read of stdin must not hold the exit, so nothing is awaited.
+    tokio.shutdown_background();
+    served
 }
 
 async fn serve(settings: Settings) -> Result<()> {

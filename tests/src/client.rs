@@ -27,9 +27,18 @@ pub fn server_command(binary: &Path, vars: &[(&str, &str)]) -> Command {
 }
 
 /// Like [`server_command`], with other command-line words.
+///
+/// The compiled component is cached in one directory under the system's
+/// temporary directory, shared by every server a test run starts (and by
+/// later runs, since entries are keyed by the component's hash), never in
+/// the user's own cache.
 pub fn server_command_with(binary: &Path, words: &[&str], vars: &[(&str, &str)]) -> Command {
     let mut command = Command::new(binary);
     command.args(words);
+    command.env(
+        "XDG_CACHE_HOME",
+        std::env::temp_dir().join("aipermission-mcp-tests"),
+    );
     for (name, _) in std::env::vars_os().filter_map(|(n, v)| Some((n.into_string().ok()?, v))) {
         let lower = name.to_ascii_lowercase();
         if name.starts_with("AIPERMISSION_") || lower.ends_with("_proxy") || name == "RUST_LOG" {

@@ -1,0 +1,230 @@
+//! The compiled-component cache. Compiling the embedded component with
+//! Cranelift costs a noticeable part of every start; loading the compiled
+//! code back costs about a millisecond. The first start stores it under
+//! the user's cache directory (`$XDG_CACHE_HOME/aipermission-mcp`, else
+//! `~/.cache/aipermission-mcp`), keyed by the component's SHA-256 and the
+//! engine's compatibility hash; later starts load it.
+//!
+//! A cached file is used only when its header names this component and
+//! engine and its payload matches the digest stored with it; anything else
+//! (corrupt, truncated, foreign, stale) is ignored and replaced. Files are
+//! written whole to a private temporary file and renamed into place.
+
+use std::fs;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+/// Identifies the file format; bumped when the layout changes.
+const MAGIC: &[u8; 16] = b"aipermission-cw1";
+
+/// Magic, key and payload digest.
+const HEADER_LEN: usize = MAGIC.len() + 32 + 32;
+
+/// Loads the compiled component from the cache, or compiles it and stores
+/// the result. The cache is an optimisation: when it cannot be read or
+/// written, the component is compiled and the server starts anyway.
+pub fn load_or_compile(engine: &Engine, wasm: &[u8], dir: Option<&Path>) -> Result<Component> {
+    let key = cache_key(engine, wasm);
+    let path = dir.map(|dir| dir.join(file_name(&key)));
+    if let Some(component) = path.as_deref().and_then(|path| read(engine, path, &key)) {
+        return Ok(component);
+    }
+
+    let component = Component::new(engine, wasm)
+        .map_err(|err| err.context("failed to compile the component"))?;
+    if let Some(path) = path
+        && let Err(err) = write(&path, &key, &component)
+    {
+        tracing::debug!(path = %path.display(), error = %format!("{err:#}"), "could not cache the compiled component");
+    }
+    Ok(component)
+}
+
+/// SHA-256 of the component and of the engine's compatibility hash: code
+/// compiled by one engine configuration never loads into another.
+fn cache_key(engine: &Engine, wasm: &[u8]) -> [u8; 32] {
+    let mut engine_hash = DefaultHasher::new();
+    engine
+        .precompile_compatibility_hash()
+        .hash(&mut engine_hash);
+    Sha256::new()
+        .chain_update(wasm)
+        .chain_update(engine_hash.finish().to_le_bytes())
+        .finalize()
+        .into()
+}
+
+/// The user's cache directory for this program, if there is one.
+pub fn default_dir() -> Option<PathBuf> {
+    let absolute = |var: &str| {
+        let path = PathBuf::from(std::env::var_os(var)?);
+        path.is_absolute().then_some(path)
+    };
+    let base = absolute("XDG_CACHE_HOME").or_else(|| Some(absolute("HOME")?.join(".cache")))?;
+    Some(base.join("aipermission-mcp"))
+}
+
+fn file_name(key: &[u8; 32]) -> String {
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    format!("component-{hex}.cwasm")
+}
+
+fn read(engine: &Engine, path: &Path, key: &[u8; 32]) -> Option<Component> {
+    let bytes = fs::read(path).ok()?;
+    let (header, payload) = bytes.split_at_checked(HEADER_LEN)?;
+    let (magic, rest) = header.split_at(MAGIC.len());
+    let (stored_key, digest) = rest.split_at(32);
+    if magic != MAGIC || stored_key != key || digest != Sha256::digest(payload).as_slice() {
+        tracing::debug!(path = %path.display(), "ignoring a cached component that does not match");
+        return None;
+    }
+    // SAFETY: deserializing trusts the bytes to be code that wasmtime
+    // compiled for this engine. These are: the header names this component
+    // and engine, and the payload matches the digest written with it, so it
+    // is the whole output of `serialize` in `write` below. (This guards
+    // against corruption and stale files, not against someone who can write
+    // to the user's cache directory; they could replace this binary too.)
+    match unsafe { Component::deserialize(engine, payload) } {
+        Ok(component) => Some(component),
+        Err(err) => {
+            tracing::debug!(path = %path.display(), error = %format!("{err:#}"), "cached component rejected");
+            None
+        }
+    }
+}
+
+fn write(path: &Path, key: &[u8; 32], component: &Component) -> Result<()> {
+    let payload = component.serialize()?;
+    let dir = path.parent().expect("cache files live in a directory");
+    create_private_dir(dir)?;
+
+    let name = path.file_name().unwrap_or_default().display();
+    let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = (|| {
+        let mut file = create_private_file(&temporary)?;
+        file.write_all(MAGIC)?;
+        file.write_all(key)?;
+        file.write_all(&Sha256::digest(&payload))?;
+        file.write_all(&payload)?;
+        file.sync_all()?;
+        fs::rename(&temporary, path)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&temporary);
+    }
+    Ok(written?)
+}
+
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    fs::create_dir_all(dir)
+}
+
+#[cfg(unix)]
+fn create_private_file(path: &Path) -> std::io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn create_private_file(path: &Path) -> std::io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::{COMPONENT, engine};
+
+    fn only_file(dir: &Path) -> PathBuf {
+        let files: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        files[0].clone()
+    }
+
+    #[test]
+    fn stores_once_then_loads_and_replaces_anything_damaged() {
+        let engine = engine().unwrap();
+        let dir =
+            std::env::temp_dir().join(format!("aipermission-cache-test-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+
+        load_or_compile(&engine, COMPONENT, Some(&dir)).unwrap();
+        let file = only_file(&dir);
+        let key = cache_key(&engine, COMPONENT);
+        let good = fs::read(&file).unwrap();
+        assert!(read(&engine, &file, &key).is_some());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+            assert_eq!(
+                fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+                0o700
+            );
+        }
+
+        let mut flipped = good.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        let damaged = [
+            flipped,
+            good[..good.len() / 2].to_vec(),
+            good[..10].to_vec(),
+            Vec::new(),
+        ];
+        for bytes in damaged {
+            fs::write(&file, &bytes).unwrap();
+            assert!(
+                read(&engine, &file, &key).is_none(),
+                "damaged file was loaded"
+            );
+            load_or_compile(&engine, COMPONENT, Some(&dir)).unwrap();
+            assert_eq!(
+                fs::read(only_file(&dir)).unwrap(),
+                good,
+                "damaged file was not replaced"
+            );
+        }
+
+        let other_key = [7; 32];
+        assert!(
+            read(&engine, &file, &other_key).is_none(),
+            "a file for another key was loaded"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn works_without_a_cache_directory() {
+        let engine = engine().unwrap();
+        assert!(load_or_compile(&engine, COMPONENT, None).is_ok());
+    }
+}
