@@ -236,9 +236,10 @@ mod tests {
         assert_eq!(req.path, "/api/mcp/connector-actions/call");
         assert_eq!(
             req.body.as_deref(),
-            Some(
-                r#"{"target_ref":"redis:1:1","action_name":"set_string","input":{"value":"  spaced  "},"reason":"","idempotency_key":"k-1"}"#
-            )
+            Some(concat!(
+                r#"{"target_ref":"redis:1:1","action_name":"set_string","#,
+                r#""input":{"value":"  spaced  "},"reason":"","idempotency_key":"k-1"}"#
+            ))
         );
         assert_eq!(req.idempotency_key.as_deref(), Some("k-1"));
     }
@@ -267,7 +268,11 @@ mod tests {
 
     #[test]
     fn limits_the_key_to_128_utf8_bytes() {
-        let args = |key: String| json!({"target_ref": "a:1:1", "action_name": "x", "idempotency_key": key});
+        let args = |key: String| {
+            let mut args = json!({"target_ref": "a:1:1", "action_name": "x"});
+            args["idempotency_key"] = key.into();
+            args
+        };
         assert!(call(args("k".repeat(128))).is_ok());
         assert!(call(args("ş".repeat(64))).is_ok());
         let err = call(args("ş".repeat(65))).unwrap_err();

@@ -42,6 +42,16 @@ impl Deadline {
         Failure::Timeout { ms: self.ms }
     }
 
+    /// The failure a host error code means. Past the deadline, any failure
+    /// that may have come after dispatch is the deadline's doing: the host
+    /// bounds its own waits a little later than the component does.
+    fn classify(&self, code: ErrorCode) -> Failure {
+        match classify(code) {
+            Failure::Unavailable if monotonic_clock::now() >= self.at => self.failure(),
+            failure => failure,
+        }
+    }
+
     /// Waits until `ready` is ready or the deadline passes.
     fn wait(&self, ready: &Pollable) -> Result<(), Failure> {
         let timer = self.timer();
@@ -80,7 +90,8 @@ pub fn send(authority: &str, request: &GatewayRequest, timeout_ms: u32) -> Resul
         Some(_) => Some(outgoing.body().map_err(|()| Failure::Unavailable)?),
         None => None,
     };
-    let future = outgoing_handler::handle(outgoing, Some(options)).map_err(classify)?;
+    let future =
+        outgoing_handler::handle(outgoing, Some(options)).map_err(|c| deadline.classify(c))?;
     if let (Some(body), Some(bytes)) = (body, &request.body) {
         // A failed write is explained by the response future below (for
         // example a request the host's policy refused), so it is not
@@ -161,7 +172,7 @@ fn wait_response(
     loop {
         match future.get() {
             Some(Ok(Ok(response))) => return Ok(response),
-            Some(Ok(Err(code))) => return Err(classify(code)),
+            Some(Ok(Err(code))) => return Err(deadline.classify(code)),
             // Only possible if the response was already taken.
             Some(Err(())) => return Err(Failure::Unavailable),
             None => deadline.wait(&ready)?,
@@ -204,7 +215,7 @@ fn read_all(stream: &InputStream, deadline: &Deadline) -> Result<Vec<u8>, Failur
             Err(StreamError::Closed) => return Ok(body),
             Err(StreamError::LastOperationFailed(err)) => {
                 let code = wasip2::http::types::http_error_code(&err);
-                return Err(code.map_or(Failure::Unavailable, classify));
+                return Err(code.map_or(Failure::Unavailable, |c| deadline.classify(c)));
             }
         }
     }

@@ -41,7 +41,8 @@ pub fn load_or_compile(engine: &Engine, wasm: &[u8], dir: Option<&Path>) -> Resu
     if let Some(path) = path
         && let Err(err) = write(&path, &key, &component)
     {
-        tracing::debug!(path = %path.display(), error = %format!("{err:#}"), "could not cache the compiled component");
+        let error = format!("{err:#}");
+        tracing::debug!(path = %path.display(), error, "could not cache the compiled component");
     }
     Ok(component)
 }
@@ -93,7 +94,8 @@ fn read(engine: &Engine, path: &Path, key: &[u8; 32]) -> Option<Component> {
     match unsafe { Component::deserialize(engine, payload) } {
         Ok(component) => Some(component),
         Err(err) => {
-            tracing::debug!(path = %path.display(), error = %format!("{err:#}"), "cached component rejected");
+            let error = format!("{err:#}");
+            tracing::debug!(path = %path.display(), error, "cached component rejected");
             None
         }
     }

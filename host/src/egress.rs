@@ -24,7 +24,8 @@ pub struct Policy {
     origin: Option<GatewayOrigin>,
     /// `Bearer <token>`, marked sensitive so it never prints.
     authorization: Option<HeaderValue>,
-    /// Upper bound for each wait of a request, whatever the component asks.
+    /// Upper bound for each wait of a request, whatever the component asks:
+    /// a little above the component's own deadline, which answers first.
     timeout: Duration,
 }
 

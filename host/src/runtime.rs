@@ -202,7 +202,8 @@ impl Runtime {
                 Interruption::Trap
             }
             Err(_) => {
-                tracing::warn!(tool = name, deadline = ?self.deadline, "call ran past its deadline");
+                let deadline = self.deadline;
+                tracing::warn!(tool = name, ?deadline, "call ran past its deadline");
                 Interruption::Deadline
             }
         };

@@ -11,7 +11,7 @@ use tokio::io::{AsyncRead, ReadBuf};
 use tokio_util::sync::CancellationToken;
 
 use crate::egress::Policy;
-use crate::runtime::{CallContext, Runtime, TokenState};
+use crate::runtime::{CallContext, DEADLINE_MARGIN, Runtime, TokenState};
 use crate::server::Bridge;
 use crate::settings::{Settings, Token};
 
@@ -34,20 +34,7 @@ pub fn run() -> Result<()> {
 }
 
 async fn serve(settings: Settings) -> Result<()> {
-    let origin = settings.origin.ok();
-    let (token_state, authorization) = match settings.token {
-        Token::Missing => (TokenState::Missing, None),
-        Token::Invalid => (TokenState::Invalid, None),
-        Token::Present(value) => (TokenState::Present, Some(value)),
-    };
-    let context = CallContext {
-        gateway_origin: origin.as_ref().map(|o| o.as_str().to_owned()),
-        token: token_state,
-        timeout_ms: settings.timeout_ms,
-    };
-    let timeout = std::time::Duration::from_millis(u64::from(settings.timeout_ms));
-    let policy = Policy::new(origin, authorization, timeout);
-
+    let (policy, context) = split(settings);
     let runtime = Runtime::new(policy, context).await?;
     let hang_up = CancellationToken::new();
     let (stdin, stdout) = rmcp::transport::stdio_pipes();
@@ -66,6 +53,28 @@ async fn serve(settings: Settings) -> Result<()> {
     };
     service.waiting().await.context("the MCP session failed")?;
     Ok(())
+}
+
+/// Splits the settings between the host's egress policy, which holds the
+/// token, and the context every call hands the component, which only says
+/// whether a usable token exists.
+fn split(settings: Settings) -> (Policy, CallContext) {
+    let origin = settings.origin.ok();
+    let (token_state, authorization) = match settings.token {
+        Token::Missing => (TokenState::Missing, None),
+        Token::Invalid => (TokenState::Invalid, None),
+        Token::Present(value) => (TokenState::Present, Some(value)),
+    };
+    let context = CallContext {
+        gateway_origin: origin.as_ref().map(|o| o.as_str().to_owned()),
+        token: token_state,
+        timeout_ms: settings.timeout_ms,
+    };
+    // The host bounds its own waits a little after the component's deadline,
+    // so that the component's timeout is the one that answers.
+    let timeout = std::time::Duration::from_millis(u64::from(settings.timeout_ms));
+    let host_timeout = timeout + DEADLINE_MARGIN / 2;
+    (Policy::new(origin, authorization, host_timeout), context)
 }
 
 /// Tells a person who started the server by hand what it is.
@@ -112,5 +121,34 @@ impl<R: AsyncRead + Unpin> AsyncRead for HangUpSignal<R> {
             self.hang_up.cancel();
         }
         poll
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+
+    use super::*;
+
+    #[test]
+    fn the_call_context_carries_no_token() {
+        let token = "aip_CONTEXT_CANARY";
+        let vars = [
+            ("AIPERMISSION_API_TOKEN", token),
+            ("AIPERMISSION_API_URL", "http://127.1:3210"),
+        ];
+        let settings = Settings::from_vars(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| OsString::from(v))
+        })
+        .unwrap();
+        let (_policy, context) = split(settings);
+        assert!(matches!(context.token, TokenState::Present));
+        assert_eq!(
+            context.gateway_origin.as_deref(),
+            Some("http://127.0.0.1:3210")
+        );
+        assert!(!format!("{context:?}").contains(token));
     }
 }

@@ -73,7 +73,8 @@ async fn every_serve_spelling_serves_and_extra_words_are_ignored() {
         let mut child = command.spawn().unwrap();
         let mut stdin = child.stdin.take().unwrap();
         let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"}}});
         stdin
             .write_all(format!("{init}\n").as_bytes())
             .await
@@ -97,7 +98,8 @@ fn a_person_at_a_terminal_is_told_what_this_is() {
     let script = r#"
 import os, pty, subprocess, sys
 main, side = pty.openpty()
-proc = subprocess.Popen([sys.argv[1], "serve"], stdin=side, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+proc = subprocess.Popen([sys.argv[1], "serve"], stdin=side,
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 os.close(side)
 os.write(main, b"\x04")
 out, err = proc.communicate(timeout=30)

@@ -93,8 +93,10 @@ async fn refused_urls_send_nothing_anywhere() {
         assert!(failed, "{url} was accepted");
         assert_eq!(
             body,
-            json!({"status": "error",
-                   "error": "Invalid local gateway URL configuration; update AIPERMISSION_API_URL."}),
+            json!({
+                "status": "error",
+                "error": "Invalid local gateway URL configuration; update AIPERMISSION_API_URL."
+            }),
             "{url}"
         );
     }

@@ -114,7 +114,10 @@ async fn discovery_call_approval_and_poll() {
     assert_eq!(post.header("content-type"), Some("application/json"));
     assert_eq!(
         String::from_utf8_lossy(&post.body),
-        r#"{"target_ref":"ssh:4:2","action_name":"exec","input":{"command":"uptime"},"reason":"Check the load.","idempotency_key":"flow-1"}"#
+        concat!(
+            r#"{"target_ref":"ssh:4:2","action_name":"exec","input":{"command":"uptime"},"#,
+            r#""reason":"Check the load.","idempotency_key":"flow-1"}"#
+        )
     );
     assert!(seen[0].body.is_empty() && seen[0].header("content-type").is_none());
 

@@ -149,7 +149,8 @@ async fn the_stateless_era_discovers_and_lists_without_initialize() {
             .contains("list_connector_targets")
     );
 
-    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {"_meta": modern_meta()}});
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list",
+        "params": {"_meta": modern_meta()}});
     raw.send(&list).await.unwrap();
     let listed = raw.answer(2).await.unwrap();
     assert_eq!(
@@ -162,7 +163,8 @@ async fn the_stateless_era_discovers_and_lists_without_initialize() {
 
     // A tool call works statelessly too; with no gateway it is a tool error.
     let call = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
-        "_meta": modern_meta(), "name": "get_connector_action_request", "arguments": {"request_id": 0}}});
+        "_meta": modern_meta(), "name": "get_connector_action_request",
+        "arguments": {"request_id": 0}}});
     raw.send(&call).await.unwrap();
     let called = raw.answer(3).await.unwrap();
     assert_eq!(called["result"]["isError"], true, "{called}");

@@ -372,7 +372,8 @@ impl State {
                 return json_response(
                     409,
                     &json!({
-                        "error": "connector action idempotency key was already used for a different request"
+                        "error": "connector action idempotency key was already used \
+                                  for a different request"
                     }),
                 );
             }
