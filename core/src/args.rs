@@ -6,6 +6,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use crate::catalog::ToolName;
+use crate::contracts::Contract;
 
 /// Longest idempotency key the gateway stores, in UTF-8 bytes.
 pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 128;
@@ -31,6 +32,10 @@ pub struct GatewayRequest {
     pub body: Option<String>,
     /// The caller's idempotency key, echoed when the outcome is unknown.
     pub idempotency_key: Option<String>,
+    /// The request a cancel is about, echoed when its outcome is unknown.
+    pub request_id: Option<u64>,
+    /// What a successful answer must look like.
+    pub contract: Contract,
 }
 
 impl GatewayRequest {
@@ -39,12 +44,14 @@ impl GatewayRequest {
         self.method == Method::Post
     }
 
-    fn get(path: String) -> GatewayRequest {
+    fn get(path: String, contract: Contract) -> GatewayRequest {
         GatewayRequest {
             method: Method::Get,
             path,
             body: None,
             idempotency_key: None,
+            request_id: None,
+            contract,
         }
     }
 }
@@ -77,22 +84,22 @@ pub fn prepare(tool: ToolName, arguments: &Value) -> Result<GatewayRequest, ArgE
     };
 
     match tool {
-        ToolName::ListConnectorTargets => {
-            Ok(GatewayRequest::get("/api/mcp/connector-targets".into()))
-        }
+        ToolName::ListConnectorTargets => Ok(GatewayRequest::get(
+            "/api/mcp/connector-targets".into(),
+            Contract::Targets,
+        )),
         ToolName::GetConnectorHelp => {
             let target = trimmed(args, "target_ref")?;
-            Ok(GatewayRequest::get(format!(
-                "/api/mcp/connector-help?target_ref={}",
-                form_encode(target)
-            )))
+            let path = format!("/api/mcp/connector-help?target_ref={}", form_encode(target));
+            Ok(GatewayRequest::get(path, Contract::Help))
         }
         ToolName::GetConnectorActions => {
             let target = trimmed(args, "target_ref")?;
-            Ok(GatewayRequest::get(format!(
+            let path = format!(
                 "/api/mcp/connector-actions?target_ref={}",
                 form_encode(target)
-            )))
+            );
+            Ok(GatewayRequest::get(path, Contract::Actions))
         }
         ToolName::CallConnectorAction => {
             let target = trimmed(args, "target_ref")?;
@@ -117,25 +124,91 @@ pub fn prepare(tool: ToolName, arguments: &Value) -> Result<GatewayRequest, ArgE
                 path: "/api/mcp/connector-actions/call".into(),
                 body: Some(Value::Object(body).to_string()),
                 idempotency_key: Some(key.to_owned()),
+                request_id: None,
+                contract: Contract::ActionCall {
+                    target_ref: target.to_owned(),
+                    action_name: action.to_owned(),
+                },
             })
         }
         ToolName::GetConnectorActionRequest => {
             let id = request_id(args)?;
-            Ok(GatewayRequest::get(format!(
-                "/api/mcp/connector-action-requests/{id}"
-            )))
+            let path = format!("/api/mcp/connector-action-requests/{id}");
+            Ok(GatewayRequest::get(
+                path,
+                Contract::ActionRead { request_id: id },
+            ))
+        }
+        ToolName::ListVaultItems => {
+            let path = match optional_string(args, "project_ref")?.map(str::trim) {
+                None => "/api/mcp/vault-items".to_owned(),
+                Some("") => return Err(problem("project_ref", "must not be empty")),
+                Some(project) => {
+                    format!("/api/mcp/vault-items?project_ref={}", form_encode(project))
+                }
+            };
+            Ok(GatewayRequest::get(path, Contract::VaultItems))
+        }
+        ToolName::CallVaultAction => vault_call(args),
+        ToolName::GetVaultActionRequest => {
+            let id = request_id(args)?;
+            let path = format!("/api/mcp/vault-action-requests/{id}");
+            Ok(GatewayRequest::get(
+                path,
+                Contract::VaultRead { request_id: id },
+            ))
+        }
+        ToolName::CancelVaultActionRequest => {
+            let id = request_id(args)?;
+            Ok(GatewayRequest {
+                method: Method::Post,
+                path: format!("/api/mcp/vault-action-requests/{id}/cancel"),
+                body: Some("{}".to_owned()),
+                idempotency_key: None,
+                request_id: Some(id),
+                contract: Contract::VaultCancel { request_id: id },
+            })
         }
     }
 }
 
-/// The idempotency key a call carries, if its arguments hold a usable one;
-/// used to echo the key when a call had to be stopped.
-pub fn idempotency_key_of(tool: ToolName, arguments: &Value) -> Option<String> {
-    if !tool.is_mutation() {
-        return None;
+/// `call_vault_action`: every argument is required.
+fn vault_call(args: &Map<String, Value>) -> Result<GatewayRequest, ArgError> {
+    let project = trimmed(args, "project_ref")?;
+    let action = required_string(args, "action_name")?;
+    if !crate::contracts::VAULT_ACTIONS.contains(&action) {
+        return Err(problem(
+            "action_name",
+            "must be generate_item or restart_session_with_environment",
+        ));
     }
-    let args = arguments.as_object()?;
-    idempotency_key(args).ok().map(str::to_owned)
+    let input = match args.get("input") {
+        Some(input @ Value::Object(_)) => input.clone(),
+        None | Some(Value::Null) => return Err(problem("input", "is required")),
+        Some(_) => return Err(problem("input", "must be an object")),
+    };
+    let reason = required_string(args, "reason")?;
+    if reason.trim().is_empty() {
+        return Err(problem("reason", "must not be empty"));
+    }
+    let key = idempotency_key(args)?;
+
+    let mut body = Map::new();
+    body.insert("project_ref".into(), project.into());
+    body.insert("action_name".into(), action.into());
+    body.insert("input".into(), input);
+    body.insert("reason".into(), reason.into());
+    body.insert("idempotency_key".into(), key.into());
+    Ok(GatewayRequest {
+        method: Method::Post,
+        path: "/api/mcp/vault-actions/call".into(),
+        body: Some(Value::Object(body).to_string()),
+        idempotency_key: Some(key.to_owned()),
+        request_id: None,
+        contract: Contract::VaultCall {
+            action_name: action.to_owned(),
+        },
+    })
 }
 
 fn problem(field: &'static str, problem: &'static str) -> ArgError {
@@ -325,20 +398,76 @@ mod tests {
     #[test]
     fn null_arguments_mean_none() {
         assert!(prepare(ToolName::ListConnectorTargets, &Value::Null).is_ok());
+        assert!(prepare(ToolName::ListVaultItems, &Value::Null).is_ok());
+    }
+
+    #[test]
+    fn vault_calls_require_every_field() {
+        let base = json!({"project_ref": " slug:lab ", "action_name": "generate_item",
+            "input": {"name": "db", "generator_kind": "password"}, "reason": "rotate",
+            "idempotency_key": "v-1"});
+        let req = prepare(ToolName::CallVaultAction, &base).unwrap();
+        assert_eq!(req.path, "/api/mcp/vault-actions/call");
         assert_eq!(
-            idempotency_key_of(
-                ToolName::CallConnectorAction,
-                &json!({"idempotency_key": "k"})
-            )
-            .as_deref(),
-            Some("k")
+            req.body.as_deref(),
+            Some(concat!(
+                r#"{"project_ref":"slug:lab","action_name":"generate_item","#,
+                r#""input":{"name":"db","generator_kind":"password"},"reason":"rotate","#,
+                r#""idempotency_key":"v-1"}"#
+            ))
+        );
+        let without = |key: &str| {
+            let mut args = base.clone();
+            args.as_object_mut().unwrap().remove(key);
+            prepare(ToolName::CallVaultAction, &args).unwrap_err().field
+        };
+        for key in [
+            "project_ref",
+            "action_name",
+            "input",
+            "reason",
+            "idempotency_key",
+        ] {
+            assert_eq!(without(key), key);
+        }
+        let with = |key: &str, value: Value| {
+            let mut args = base.clone();
+            args[key] = value;
+            prepare(ToolName::CallVaultAction, &args).map(|_| ())
+        };
+        assert_eq!(
+            with("project_ref", json!("   ")).unwrap_err().field,
+            "project_ref"
         );
         assert_eq!(
-            idempotency_key_of(
-                ToolName::ListConnectorTargets,
-                &json!({"idempotency_key": "k"})
-            ),
-            None
+            with("action_name", json!("reveal_secret"))
+                .unwrap_err()
+                .field,
+            "action_name"
         );
+        assert_eq!(with("reason", json!("")).unwrap_err().field, "reason");
+        assert!(with("idempotency_key", json!("k".repeat(129))).is_err());
+    }
+
+    #[test]
+    fn vault_reads_and_cancels() {
+        let list = prepare(ToolName::ListVaultItems, &json!({"project_ref": " id:3 "})).unwrap();
+        assert_eq!(list.path, "/api/mcp/vault-items?project_ref=id%3A3");
+        let blank = prepare(ToolName::ListVaultItems, &json!({"project_ref": "  "}));
+        assert_eq!(blank.unwrap_err().field, "project_ref");
+        let cancel = prepare(
+            ToolName::CancelVaultActionRequest,
+            &json!({"request_id": 42}),
+        )
+        .unwrap();
+        assert_eq!(cancel.path, "/api/mcp/vault-action-requests/42/cancel");
+        assert_eq!(cancel.body.as_deref(), Some("{}"));
+        assert!(cancel.is_mutation());
+        assert_eq!(
+            (cancel.request_id, cancel.idempotency_key),
+            (Some(42), None)
+        );
+        let zero = prepare(ToolName::GetVaultActionRequest, &json!({"request_id": 0}));
+        assert_eq!(zero.unwrap_err().field, "request_id");
     }
 }

@@ -12,15 +12,23 @@ pub enum ToolName {
     GetConnectorActions,
     CallConnectorAction,
     GetConnectorActionRequest,
+    ListVaultItems,
+    CallVaultAction,
+    GetVaultActionRequest,
+    CancelVaultActionRequest,
 }
 
 /// The catalog in the order `tools/list` shows it.
-pub const ALL: [ToolName; 5] = [
+pub const ALL: [ToolName; 9] = [
     ToolName::ListConnectorTargets,
     ToolName::GetConnectorHelp,
     ToolName::GetConnectorActions,
     ToolName::CallConnectorAction,
     ToolName::GetConnectorActionRequest,
+    ToolName::ListVaultItems,
+    ToolName::CallVaultAction,
+    ToolName::GetVaultActionRequest,
+    ToolName::CancelVaultActionRequest,
 ];
 
 /// Behaviour hints, as MCP `ToolAnnotations`.
@@ -48,6 +56,15 @@ const ACTION: Annotations = Annotations {
     open_world: true,
 };
 
+/// Hints of the tool that cancels a pending Vault request: it changes the
+/// request, and nothing beyond the gateway.
+const CANCEL: Annotations = Annotations {
+    read_only: false,
+    destructive: true,
+    idempotent: false,
+    open_world: false,
+};
+
 /// One tool's listing.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tool {
@@ -66,6 +83,10 @@ impl ToolName {
             ToolName::GetConnectorActions => "get_connector_actions",
             ToolName::CallConnectorAction => "call_connector_action",
             ToolName::GetConnectorActionRequest => "get_connector_action_request",
+            ToolName::ListVaultItems => "list_vault_items",
+            ToolName::CallVaultAction => "call_vault_action",
+            ToolName::GetVaultActionRequest => "get_vault_action_request",
+            ToolName::CancelVaultActionRequest => "cancel_vault_action_request",
         }
     }
 
@@ -77,7 +98,12 @@ impl ToolName {
     /// Whether the tool asks the gateway to do something (a POST), so a
     /// lost answer leaves its outcome unknown.
     pub fn is_mutation(self) -> bool {
-        matches!(self, ToolName::CallConnectorAction)
+        matches!(
+            self,
+            ToolName::CallConnectorAction
+                | ToolName::CallVaultAction
+                | ToolName::CancelVaultActionRequest
+        )
     }
 
     /// The tool's full listing.
@@ -132,13 +158,7 @@ impl ToolName {
                             "type": "string",
                             "description": "Short reason shown to the operator."
                         },
-                        "idempotency_key": {
-                            "type": "string",
-                            "minLength": 1,
-                            "description": "Caller-chosen key for this call, 1 to 128 \
-                                UTF-8 bytes. Reuse it only to retry the same call with \
-                                unchanged input; use a new key for a new call."
-                        }
+                        "idempotency_key": idempotency_key()
                     }),
                     &["target_ref", "action_name", "idempotency_key"],
                 ),
@@ -160,6 +180,84 @@ impl ToolName {
                 ),
                 READ,
             ),
+            ToolName::ListVaultItems => (
+                "List the Project Vault items this token may see: secret names with \
+                 bounded, non-secret metadata (type, status, versions, expiry). Secret \
+                 values are never returned.",
+                object_schema(
+                    json!({
+                        "project_ref": {
+                            "type": "string",
+                            "minLength": 1,
+                            "description": "Project reference, preferably id:<id> or \
+                                slug:<slug>. Omit it to list every readable project."
+                        }
+                    }),
+                    &[],
+                ),
+                READ,
+            ),
+            ToolName::CallVaultAction => (
+                "Run a Project Vault action under the project's capability: Prompt \
+                 waits for the operator's approval, Always runs at once. generate_item \
+                 creates a secret and returns only its metadata; input: name and \
+                 generator_kind (required), secret_type, provider, environment, \
+                 description, expires_at, expiry_warning_days, tags, usage_notes \
+                 [{location, notes}], shared_project_ids. \
+                 restart_session_with_environment restarts a connector session with \
+                 Vault items as environment variables; input: target_ref and items \
+                 [{item_id, source_project_id, replace_existing}]. Never include raw \
+                 secret values. If the status is approval_pending, poll \
+                 get_vault_action_request after retry_after_seconds.",
+                object_schema(
+                    json!({
+                        "project_ref": {
+                            "type": "string",
+                            "minLength": 1,
+                            "description": "Project reference, preferably id:<id> or \
+                                slug:<slug>."
+                        },
+                        "action_name": {
+                            "type": "string",
+                            "enum": ["generate_item", "restart_session_with_environment"],
+                            "description": "The Vault action to run."
+                        },
+                        "input": {
+                            "type": "object",
+                            "additionalProperties": {},
+                            "description": "The action's input fields, as listed above. \
+                                Never include raw secret values."
+                        },
+                        "reason": {
+                            "type": "string",
+                            "minLength": 1,
+                            "description": "Short reason shown to the operator."
+                        },
+                        "idempotency_key": idempotency_key()
+                    }),
+                    &[
+                        "project_ref",
+                        "action_name",
+                        "input",
+                        "reason",
+                        "idempotency_key",
+                    ],
+                ),
+                ACTION,
+            ),
+            ToolName::GetVaultActionRequest => (
+                "Read one Project Vault action request by request_id, for example \
+                 after approval_pending. Secret values are never included; reading a \
+                 request that failed is not an error.",
+                object_schema(json!({ "request_id": vault_request_id() }), &["request_id"]),
+                READ,
+            ),
+            ToolName::CancelVaultActionRequest => (
+                "Cancel one approval_pending Project Vault request that this token \
+                 created. Running and finished requests cannot be canceled.",
+                object_schema(json!({ "request_id": vault_request_id() }), &["request_id"]),
+                CANCEL,
+            ),
         };
         Tool {
             name: self,
@@ -177,6 +275,25 @@ fn target_ref() -> Value {
         "minLength": 1,
         "description": "Target reference from list_connector_targets, in \
             connector:target_id:profile_id form."
+    })
+}
+
+/// The schema of an `idempotency_key` argument.
+fn idempotency_key() -> Value {
+    json!({
+        "type": "string",
+        "minLength": 1,
+        "description": "Caller-chosen key for this call, 1 to 128 UTF-8 bytes. Reuse it \
+            only to retry the same call with unchanged input; use a new key for a new call."
+    })
+}
+
+/// The schema of a Vault `request_id` argument.
+fn vault_request_id() -> Value {
+    json!({
+        "type": "integer",
+        "exclusiveMinimum": 0,
+        "description": "request_id returned by call_vault_action."
     })
 }
 

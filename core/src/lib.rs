@@ -8,6 +8,7 @@
 
 pub mod args;
 pub mod catalog;
+pub mod contracts;
 pub mod envelope;
 pub mod origin;
 pub mod outcome;

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::args::{ArgError, GatewayRequest};
 use crate::catalog::ToolName;
+use crate::contracts::{self, Contract};
 use crate::envelope::Envelope;
 
 /// Largest gateway response body read, 8 MiB: far above any documented
@@ -138,7 +139,6 @@ pub fn invalid_request_configuration() -> ToolResult {
 /// Shapes a complete HTTP answer: its status code, `Retry-After` header
 /// and body (at most [`MAX_RESPONSE_BYTES`], already read in full).
 pub fn from_answer(
-    tool: ToolName,
     request: &GatewayRequest,
     status: u16,
     retry_after: Option<&str>,
@@ -160,15 +160,15 @@ pub fn from_answer(
         // a mutation, so this is never reclassified as a lost response.
         return ToolResult::error(Envelope::from_gateway_error(status, &value, retry_after));
     }
-    if !fits_contract(tool, &value) {
+    if contracts::check(&request.contract, &value).is_err() {
         return contract_failure(request);
     }
 
-    let is_error = tool.is_mutation() && !is_success_status(&value);
+    let is_error = request.contract.status_marks_errors() && !is_success_status(&value);
     ToolResult {
         value,
         is_error,
-        wrap_array: (tool == ToolName::ListConnectorTargets).then_some("targets"),
+        wrap_array: (request.contract == Contract::Targets).then_some("targets"),
     }
 }
 
@@ -248,6 +248,7 @@ fn outcome_unknown(
         code: Some(code.into()),
         assistant_hint: Some(hint.into()),
         idempotency_key: request.idempotency_key.clone(),
+        request_id: request.request_id,
         ..Envelope::error(message)
     })
 }
@@ -284,20 +285,6 @@ fn parse_body(body: &[u8]) -> Option<Value> {
     }
 }
 
-/// The shape each tool's success answer must have.
-// TODO: the strict per-field contracts of the reference (unknown keys, the
-// metadata secret guard, identity binding) come with the contracts issue;
-// until then only the top-level shape and the call status are checked.
-fn fits_contract(tool: ToolName, value: &Value) -> bool {
-    match tool {
-        ToolName::ListConnectorTargets => value.is_array(),
-        ToolName::CallConnectorAction | ToolName::GetConnectorActionRequest => {
-            value.get("status").is_some_and(Value::is_string)
-        }
-        ToolName::GetConnectorHelp | ToolName::GetConnectorActions => value.is_object(),
-    }
-}
-
 fn is_success_status(value: &Value) -> bool {
     let status = value.get("status").and_then(Value::as_str);
     status.is_some_and(|s| SUCCESS_STATUSES.contains(&s))
@@ -320,6 +307,27 @@ mod tests {
         prepare(ToolName::ListConnectorTargets, &Value::Null).unwrap()
     }
 
+    fn read_request(id: u64) -> GatewayRequest {
+        prepare(
+            ToolName::GetConnectorActionRequest,
+            &json!({"request_id": id}),
+        )
+        .unwrap()
+    }
+
+    /// A recorded request as the gateway sends it.
+    fn recorded(status: &str, id: u64) -> Value {
+        json!({
+            "status": status, "request_id": id, "target_ref": "ssh:1:1",
+            "connector_kind": "ssh", "action_name": "exec",
+            "retry_policy": {"class": "non_idempotent", "guidance": "Do not repeat."}
+        })
+    }
+
+    fn answer(request: &GatewayRequest, body: &Value) -> ToolResult {
+        from_answer(request, 200, None, body.to_string().as_bytes())
+    }
+
     #[test]
     fn call_status_decides_is_error() {
         for (status, is_error) in [
@@ -328,49 +336,43 @@ mod tests {
             ("running", false),
             ("failed", true),
             ("blocked", true),
-            ("stopped", true),
             ("outcome_unknown", true),
+            ("declined", true),
         ] {
-            let body = json!({"status": status}).to_string();
-            let result = from_answer(
-                ToolName::CallConnectorAction,
-                &call_request(),
-                200,
-                None,
-                body.as_bytes(),
-            );
+            let result = answer(&call_request(), &recorded(status, 7));
             assert_eq!(result.is_error, is_error, "{status}");
             assert_eq!(result.value["status"], status);
         }
+        let stopped = json!({"status": "stopped", "error": "MCP execution is stopped."});
+        let result = answer(&call_request(), &stopped);
+        assert!(result.is_error);
+        assert_eq!(result.value, stopped);
     }
 
     #[test]
     fn reading_a_failed_request_is_not_an_error() {
-        let req = prepare(
-            ToolName::GetConnectorActionRequest,
-            &json!({"request_id": 3}),
-        )
-        .unwrap();
-        let body = br#"{"status":"failed","request_id":3}"#;
-        let result = from_answer(ToolName::GetConnectorActionRequest, &req, 200, None, body);
+        let result = answer(&read_request(3), &recorded("failed", 3));
         assert!(!result.is_error);
     }
 
     #[test]
     fn targets_are_wrapped_in_structured_content_and_pretty_in_text() {
-        let result = from_answer(
-            ToolName::ListConnectorTargets,
-            &list_request(),
-            200,
-            None,
-            b"[{\"a\":1}]",
-        );
+        let target = json!({
+            "target_ref": "ssh:4:2", "project_id": 1, "project_name": "Lab",
+            "project_slug": "lab", "target_id": 4, "target_name": "box",
+            "connector_kind": "ssh", "profile_id": 2, "profile_label": "deploy",
+            "profile_kind": "private_key", "actions": []
+        });
+        let result = answer(&list_request(), &json!([target]));
         let rendered = result.render();
-        assert_eq!(
-            rendered.structured.as_deref(),
-            Some(r#"{"targets":[{"a":1}]}"#)
+        let structured: Value =
+            serde_json::from_str(rendered.structured.as_deref().unwrap()).unwrap();
+        assert_eq!(structured, json!({"targets": [target]}));
+        assert!(
+            rendered
+                .text
+                .starts_with("[\n  {\n    \"target_ref\": \"ssh:4:2\"")
         );
-        assert_eq!(rendered.text, "[\n  {\n    \"a\": 1\n  }\n]");
     }
 
     #[test]
@@ -382,24 +384,12 @@ mod tests {
             b"{\"a\":",
             b"\xff\xfe",
         ] {
-            let read = from_answer(
-                ToolName::ListConnectorTargets,
-                &list_request(),
-                200,
-                None,
-                body,
-            );
+            let read = from_answer(&list_request(), 200, None, body);
             assert_eq!(
                 read.value,
                 json!({"status": "error", "error": "Gateway response unavailable or invalid."})
             );
-            let call = from_answer(
-                ToolName::CallConnectorAction,
-                &call_request(),
-                200,
-                None,
-                body,
-            );
+            let call = from_answer(&call_request(), 200, None, body);
             assert_eq!(call.value["status"], "outcome_unknown");
             assert_eq!(call.value["code"], "gateway_transport_outcome_unknown");
             assert_eq!(call.value["idempotency_key"], "k-7");
@@ -416,24 +406,12 @@ mod tests {
     #[test]
     fn gateway_errors_are_lifted_even_for_mutations() {
         let body = br#"{"error":"connector target not found"}"#;
-        let result = from_answer(
-            ToolName::CallConnectorAction,
-            &call_request(),
-            404,
-            None,
-            body,
-        );
+        let result = from_answer(&call_request(), 404, None, body);
         assert_eq!(
             result.value,
             json!({"status": "error", "error": "connector target not found"})
         );
-        let redirect = from_answer(
-            ToolName::ListConnectorTargets,
-            &list_request(),
-            302,
-            None,
-            b"{}",
-        );
+        let redirect = from_answer(&list_request(), 302, None, b"{}");
         assert_eq!(
             redirect.value["error"],
             "AIPermission API request failed with 302"
@@ -442,30 +420,25 @@ mod tests {
 
     #[test]
     fn huge_results_stay_within_one_answer() {
-        let elements = MAX_RESPONSE_BYTES / 3 - 1;
-        let body = format!("[{}]", vec!["[]"; elements].join(","));
-        let result = from_answer(
-            ToolName::ListConnectorTargets,
-            &list_request(),
-            200,
-            None,
-            body.as_bytes(),
-        );
+        // Opaque connector output of `[]` elements up to the 8 MiB cap.
+        let mut envelope = recorded("completed", 9).to_string();
+        envelope.pop();
+        let room = MAX_RESPONSE_BYTES - envelope.len() - r#","output":[]}"#.len();
+        let output = vec!["[]"; room / 3].join(",");
+        let body = format!(r#"{envelope},"output":[{output}]}}"#);
+        assert!(body.len() <= MAX_RESPONSE_BYTES);
+        let result = from_answer(&read_request(9), 200, None, body.as_bytes());
+        assert!(!result.is_error, "the largest answer is served");
         let rendered = result.render();
-        assert_eq!(rendered.text, body, "too large to pretty-print: compact");
+        assert!(
+            rendered.text.len() < MAX_ANSWER_BYTES,
+            "too large to pretty-print: compact"
+        );
+        assert!(!rendered.text.contains('\n'));
         assert_eq!(rendered.structured, None, "no room for a second copy");
 
-        let medium = format!("[{}]", vec!["[]"; elements / 4].join(","));
-        let result = from_answer(
-            ToolName::ListConnectorTargets,
-            &list_request(),
-            200,
-            None,
-            medium.as_bytes(),
-        );
-        let rendered = result.render();
-        assert!(rendered.text.starts_with("[\n  []"));
-        assert!(rendered.structured.is_some());
+        let small = answer(&read_request(9), &recorded("completed", 9)).render();
+        assert!(small.text.contains('\n') && small.structured.is_some());
     }
 
     #[test]
@@ -489,21 +462,9 @@ mod tests {
 
     #[test]
     fn contract_failures_depend_on_the_tool_kind() {
-        let read = from_answer(
-            ToolName::ListConnectorTargets,
-            &list_request(),
-            200,
-            None,
-            b"{}",
-        );
+        let read = from_answer(&list_request(), 200, None, b"{}");
         assert_eq!(read.value["code"], "gateway_response_contract_invalid");
-        let call = from_answer(
-            ToolName::CallConnectorAction,
-            &call_request(),
-            200,
-            None,
-            b"[]",
-        );
+        let call = from_answer(&call_request(), 200, None, b"[]");
         assert_eq!(
             call.value["code"],
             "gateway_response_contract_outcome_unknown"

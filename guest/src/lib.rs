@@ -109,7 +109,6 @@ fn call(name: &str, arguments: &str, context: &CallContext) -> ToolResult {
 
     match gateway::send(authority, &request, context.timeout_ms) {
         Ok(answer) => outcome::from_answer(
-            tool,
             &request,
             answer.status,
             answer.retry_after.as_deref(),

@@ -9,12 +9,26 @@ use crate::support::{TOKEN, args, binary};
 
 /// Annotations as the reference lists them: read-only, destructive,
 /// idempotent, open-world.
-const CATALOG: [(&str, [bool; 4]); 5] = [
+const CATALOG: [(&str, [bool; 4]); 9] = [
     ("list_connector_targets", [true, false, true, false]),
     ("get_connector_help", [true, false, true, false]),
     ("get_connector_actions", [true, false, true, false]),
     ("call_connector_action", [false, true, false, true]),
     ("get_connector_action_request", [true, false, true, false]),
+    ("list_vault_items", [true, false, true, false]),
+    ("call_vault_action", [false, true, false, true]),
+    ("get_vault_action_request", [true, false, true, false]),
+    ("cancel_vault_action_request", [false, true, false, false]),
+];
+
+/// Tools of the Node bridge that were retired and must not come back.
+const RETIRED: [&str; 6] = [
+    "list_servers",
+    "exec",
+    "read_console",
+    "get_request",
+    "start_file_download",
+    "upload_files",
 ];
 
 #[tokio::test]
@@ -57,6 +71,7 @@ async fn handshake_and_tools_list_work_without_a_gateway_and_write_nothing_to_st
     let tools = session.client.list_all_tools().await.unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
     assert_eq!(names, CATALOG.map(|(name, _)| name));
+    assert!(RETIRED.iter().all(|retired| !names.contains(retired)));
     for (tool, (_, hints)) in tools.iter().zip(CATALOG) {
         let a = tool.annotations.as_ref().expect("annotations");
         let got = [
@@ -85,6 +100,22 @@ async fn handshake_and_tools_list_work_without_a_gateway_and_write_nothing_to_st
         tools[4].input_schema["properties"]["request_id"]["type"],
         "integer"
     );
+    let vault = &tools[6].input_schema;
+    assert_eq!(
+        vault["required"],
+        json!([
+            "project_ref",
+            "action_name",
+            "input",
+            "reason",
+            "idempotency_key"
+        ])
+    );
+    assert_eq!(
+        vault["properties"]["action_name"]["enum"],
+        json!(["generate_item", "restart_session_with_environment"])
+    );
+    assert!(tools[5].input_schema.get("required").is_none());
 
     let stderr = session.finish().await.unwrap();
     assert_eq!(stderr, "", "a clean session writes nothing to stderr");
@@ -110,7 +141,7 @@ async fn initialize_negotiates_every_legacy_version() {
         let listed = raw.answer(1).await.unwrap();
         assert_eq!(
             listed["result"]["tools"].as_array().map(Vec::len),
-            Some(5),
+            Some(9),
             "{version}"
         );
         let (status, _, stderr) = raw.wait().await.unwrap();
@@ -155,7 +186,7 @@ async fn the_stateless_era_discovers_and_lists_without_initialize() {
     let listed = raw.answer(2).await.unwrap();
     assert_eq!(
         listed["result"]["tools"].as_array().map(Vec::len),
-        Some(5),
+        Some(9),
         "{listed}"
     );
     assert!(listed["result"]["ttlMs"].is_u64(), "{listed}");

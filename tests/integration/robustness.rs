@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use aipermission_testkit::Fault;
 use aipermission_testkit::client::{McpSession, RawSession, is_error, text_json};
+use aipermission_testkit::{Fault, Step};
 use serde_json::{Value, json};
 
 use crate::support::{TOKEN, args, binary, gateway};
@@ -63,7 +63,7 @@ async fn stdout_carries_only_json_rpc_lines() {
 #[tokio::test]
 async fn stdin_eof_ends_the_process_at_once_even_with_a_call_in_flight() {
     let gateway = gateway().await;
-    gateway.set_fault(Some(Fault::Stall));
+    gateway.set_fault(Some(Fault::Script(vec![Step::Hold])));
     let url = gateway.url();
     // A long deadline: only the hang-up can end this call quickly.
     let vars = [
@@ -99,7 +99,7 @@ async fn stdin_eof_ends_the_process_at_once_even_with_a_call_in_flight() {
 #[tokio::test]
 async fn a_stalled_gateway_gets_the_timeout_error_and_the_server_keeps_serving() {
     let gateway = gateway().await;
-    gateway.set_fault(Some(Fault::Stall));
+    gateway.set_fault(Some(Fault::Script(vec![Step::Hold])));
     let url = gateway.url();
     let vars = [
         ("AIPERMISSION_API_URL", url.as_str()),
@@ -149,17 +149,23 @@ async fn a_stalled_gateway_gets_the_timeout_error_and_the_server_keeps_serving()
 #[tokio::test]
 async fn the_largest_allowed_response_fits_and_one_byte_more_is_refused() {
     let gateway = gateway().await;
-    // 8 MiB of `[]` elements: the most JSON values per byte, the worst
-    // case for the component's memory.
+    // An 8 MiB request record whose opaque connector output is made of
+    // `[]` elements: the most JSON values per byte, the worst case for the
+    // component's memory.
     let limit = 8 * 1024 * 1024;
-    let elements = (limit - 2) / 3;
+    let head = concat!(
+        r#"{"status":"completed","request_id":1,"target_ref":"ssh:4:2","#,
+        r#""connector_kind":"ssh","action_name":"exec","#,
+        r#""retry_policy":{"class":"read_only","guidance":"g"},"output":["#
+    );
+    let elements = (limit - head.len() - 2 + 1) / 3;
     let mut body = String::with_capacity(limit);
-    body.push('[');
+    body.push_str(head);
     for i in 0..elements {
         body.push_str(if i == 0 { "[]" } else { ",[]" });
     }
-    body.push_str(&" ".repeat(limit - 1 - body.len()));
-    body.push(']');
+    body.push_str(&" ".repeat(limit - 2 - body.len()));
+    body.push_str("]}");
     assert_eq!(body.len(), limit);
     let raw = |body: &str| {
         Some(Fault::Raw {
@@ -168,15 +174,17 @@ async fn the_largest_allowed_response_fits_and_one_byte_more_is_refused() {
             body: body.as_bytes().to_vec(),
         })
     };
+    let read = || json!({"request_id": 1});
 
     let session = crate::support::session(&gateway).await;
     gateway.set_fault(raw(&body));
     let largest = session
-        .call("list_connector_targets", json!({}))
+        .call("get_connector_action_request", read())
         .await
         .unwrap();
     assert!(!is_error(&largest), "the largest response is served");
-    assert_eq!(text_json(&largest).as_array().map(Vec::len), Some(elements));
+    let output = text_json(&largest)["output"].as_array().map(Vec::len);
+    assert!(output == Some(elements), "the output arrived whole");
     // Pretty text and a structured copy would pass the 16 MiB line limit
     // of rmcp clients: the answer is compact text alone.
     assert!(largest.structured_content.is_none());
@@ -184,7 +192,7 @@ async fn the_largest_allowed_response_fits_and_one_byte_more_is_refused() {
     body.insert(1, ' ');
     gateway.set_fault(raw(&body));
     let over = session
-        .call("list_connector_targets", json!({}))
+        .call("get_connector_action_request", read())
         .await
         .unwrap();
     assert_eq!(

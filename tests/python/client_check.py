@@ -23,6 +23,10 @@ TOOLS = {
     "get_connector_actions": (True, False, True, False),
     "call_connector_action": (False, True, False, True),
     "get_connector_action_request": (True, False, True, False),
+    "list_vault_items": (True, False, True, False),
+    "call_vault_action": (False, True, False, True),
+    "get_vault_action_request": (True, False, True, False),
+    "cancel_vault_action_request": (False, True, False, False),
 }
 
 

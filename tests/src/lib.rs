@@ -8,4 +8,4 @@ pub mod decoy;
 pub mod gateway;
 
 pub use decoy::Decoy;
-pub use gateway::{Fault, Seen, StandIn};
+pub use gateway::{Fault, Seen, StandIn, Step};

@@ -6,6 +6,8 @@
 //! test can say exactly what reached it.
 
 mod data;
+mod script;
+mod vault;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -23,6 +25,7 @@ use tokio::net::TcpListener;
 
 pub use data::Rule;
 use data::Target;
+pub use script::Step;
 
 /// A request as the stand-in received it.
 #[derive(Clone, Debug)]
@@ -46,8 +49,8 @@ impl Seen {
 pub enum Fault {
     /// Answer with `302 Found` and this `Location`, and a JSON body.
     Redirect(String),
-    /// Never answer: hold the request until the client gives up.
-    Stall,
+    /// Read the request by hand and play these steps on the socket.
+    Script(Vec<Step>),
     /// Answer with this status, these extra headers and this raw body.
     Raw {
         status: u16,
@@ -80,6 +83,9 @@ struct State {
     keys: HashMap<String, (String, u64)>,
     seen: Vec<Seen>,
     fault: Option<Fault>,
+    /// When clients closed connections a script was holding.
+    closed: Vec<std::time::Instant>,
+    vault: vault::Vault,
 }
 
 /// A running stand-in gateway. It stops when dropped.
@@ -110,11 +116,25 @@ impl StandIn {
             keys: HashMap::new(),
             seen: Vec::new(),
             fault: None,
+            closed: Vec::new(),
+            vault: vault::Vault::default(),
         }));
         let shared = Arc::clone(&state);
         let task = tokio::spawn(async move {
             while let Ok((stream, _peer)) = listener.accept().await {
                 let state = Arc::clone(&shared);
+                let script = match &lock(&state).fault {
+                    Some(Fault::Script(steps)) => Some(steps.clone()),
+                    _ => None,
+                };
+                if let Some(steps) = script {
+                    tokio::spawn(async move {
+                        let record = |seen| lock(&state).seen.push(seen);
+                        let closed = script::play(stream, &steps, record).await;
+                        lock(&state).closed.extend(closed);
+                    });
+                    continue;
+                }
                 tokio::spawn(async move {
                     let service = service_fn(move |request| {
                         let state = Arc::clone(&state);
@@ -143,6 +163,16 @@ impl StandIn {
         self.lock().seen.clone()
     }
 
+    /// When clients closed the connections a [`Step::Hold`] kept open.
+    pub fn closed(&self) -> Vec<std::time::Instant> {
+        self.lock().closed.clone()
+    }
+
+    /// The operator approves a pending Vault request: it runs and completes.
+    pub fn approve_vault(&self, id: u64) -> bool {
+        self.lock().vault.approve(id)
+    }
+
     /// Sets or clears the fault applied to API requests.
     pub fn set_fault(&self, fault: Option<Fault>) {
         self.lock().fault = fault;
@@ -165,10 +195,14 @@ impl StandIn {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.state)
     }
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Drop for StandIn {
@@ -206,9 +240,7 @@ fn respond(
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .to_owned();
-    let mut state = state
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut state = lock(state);
 
     if let Some(rest) = path.strip_prefix("/__control/") {
         return Some(state.control(&parts.method, rest));
@@ -220,7 +252,8 @@ fn respond(
         body: body.to_vec(),
     });
     match &state.fault {
-        Some(Fault::Stall) => return None,
+        // A script was set after this connection was accepted: hold it.
+        Some(Fault::Script(_)) => return None,
         Some(Fault::Redirect(location)) => return Some(redirect_response(location)),
         Some(Fault::Raw {
             status,
@@ -285,6 +318,12 @@ impl State {
                 Err((status, body)) => json_response(status, &body),
             },
             ("POST", "/api/mcp/connector-actions/call") => self.call(headers, body),
+            (_, route) if route.starts_with("/api/mcp/vault-") => {
+                let (status, body) = self
+                    .vault
+                    .route(method.as_str(), route, query, headers, body);
+                json_response(status, &body)
+            }
             ("GET", _) if route.starts_with("/api/mcp/connector-action-requests/") => {
                 let id = route
                     .rsplit('/')
