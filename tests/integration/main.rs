@@ -1,6 +1,7 @@
 //! Integration tests: the real `aipermission-mcp` binary, just built by
 //! cargo, driven by real MCP clients against the stand-in gateway.
 
+mod cancel;
 mod cli;
 mod egress;
 mod flow;
@@ -8,3 +9,5 @@ mod handshake;
 mod python;
 mod robustness;
 mod support;
+mod transport;
+mod vault;

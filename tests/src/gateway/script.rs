@@ -47,7 +47,8 @@ impl Step {
 }
 
 /// Reads one request from `stream`, hands it to `record` at once, then
-/// plays `steps`. Returns when the client closed a held connection.
+/// plays `steps`. Returns when the client closed the connection, if it
+/// did while a step was writing or holding.
 pub async fn play(
     mut stream: TcpStream,
     steps: &[Step],
@@ -57,10 +58,10 @@ pub async fn play(
     for step in steps {
         match step {
             Step::Write(bytes) => {
-                if stream.write_all(bytes).await.is_err() {
-                    break;
+                // A write fails once the client has closed the connection.
+                if stream.write_all(bytes).await.is_err() || stream.flush().await.is_err() {
+                    return Some(Instant::now());
                 }
-                let _ = stream.flush().await;
             }
             Step::Sleep(pause) => tokio::time::sleep(*pause).await,
             Step::Reset => {
