@@ -384,3 +384,24 @@ async fn the_token_appears_only_in_the_gateway_authorization_header() {
             .all(|s| s.header("authorization") == Some(&format!("Bearer {TOKEN}")))
     );
 }
+
+#[tokio::test]
+async fn identities_are_trimmed_and_inputs_forwarded_unchanged() {
+    let gateway = gateway().await;
+    let session = session(&gateway).await;
+    let call = session
+        .call(
+            "call_connector_action",
+            json!({"target_ref": " redis:8:3 ", "action_name": "\tset_string\n",
+                "input": {"key": " spaced key ", "value": "  two  "},
+                "idempotency_key": "trim-1"}),
+        )
+        .await
+        .unwrap();
+    assert!(!is_error(&call), "{}", text_json(&call));
+    let body: Value = serde_json::from_slice(&gateway.seen()[0].body).unwrap();
+    assert_eq!(body["target_ref"], "redis:8:3");
+    assert_eq!(body["action_name"], "set_string");
+    assert_eq!(body["input"], json!({"key": " spaced key ", "value": "  two  "}));
+    assert_eq!(body["reason"], "");
+}
