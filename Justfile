@@ -42,8 +42,12 @@ check:
 
 # show the main job: discovery, a call, the operator's approval, the poll
 [group('demo')]
-demo: build
-    cargo run -q -p aipermission-testkit --bin demo -- {{bin}}
+demo:
+    # Built like the tests (whole workspace, all targets), so after `just
+    # test` nothing is rebuilt: a narrower build would resolve other crate
+    # features and compile wasmtime again.
+    cargo build -q --workspace --all-targets
+    target/debug/demo {{bin}}
 
 # copy the WASI 0.2 WIT packages from the wasip2 crate into wit/deps
 [group('wit')]

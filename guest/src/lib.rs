@@ -138,4 +138,7 @@ fn into_wit(result: ToolResult) -> CallResult {
     }
 }
 
+// Exported only in the component: a native build of this crate (as
+// `cargo build --workspace` makes) cannot link the component's export names.
+#[cfg(target_arch = "wasm32")]
 export!(Bridge);

@@ -60,8 +60,9 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// component writes nothing there on its own, so anything is a diagnostic.
 const GUEST_OUTPUT_CAP: usize = 64 * 1024;
 
-/// Deadline for shaping the result of a stopped call, which does no I/O.
-const INTERRUPTED_DEADLINE: Duration = Duration::from_secs(2);
+/// Deadline for the calls that do no I/O: listing the tools at start and
+/// shaping the result of a stopped call.
+const NO_IO_DEADLINE: Duration = Duration::from_secs(2);
 
 /// The engine, the pre-linked component and the per-call settings.
 pub struct Runtime {
@@ -166,13 +167,17 @@ impl Runtime {
 
     async fn list_tools(&self) -> Result<Vec<Tool>> {
         let (mut store, _) = self.store();
-        store.set_epoch_deadline(1);
-        let bridge = self.pre.instantiate_async(&mut store).await?;
-        let tools = bridge
-            .aipermission_bridge_tools()
-            .call_list_tools(&mut store)
-            .await?;
-        Ok(tools)
+        let run = async {
+            let bridge = self.pre.instantiate_async(&mut store).await?;
+            bridge
+                .aipermission_bridge_tools()
+                .call_list_tools(&mut store)
+                .await
+        };
+        match tokio::time::timeout(NO_IO_DEADLINE, run).await {
+            Ok(tools) => Ok(tools?),
+            Err(_) => anyhow::bail!("the component did not list its tools in time"),
+        }
     }
 
     /// Runs one tool call in a fresh instance. Never fails: a trap, the
@@ -228,7 +233,7 @@ impl Runtime {
                 .call_interrupted_result(&mut store, name, arguments, cause, dispatched)
                 .await
         };
-        match tokio::time::timeout(INTERRUPTED_DEADLINE, run).await {
+        match tokio::time::timeout(NO_IO_DEADLINE, run).await {
             Ok(Ok(result)) => result,
             _ => fallback_result(cause),
         }

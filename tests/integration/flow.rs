@@ -402,6 +402,9 @@ async fn identities_are_trimmed_and_inputs_forwarded_unchanged() {
     let body: Value = serde_json::from_slice(&gateway.seen()[0].body).unwrap();
     assert_eq!(body["target_ref"], "redis:8:3");
     assert_eq!(body["action_name"], "set_string");
-    assert_eq!(body["input"], json!({"key": " spaced key ", "value": "  two  "}));
+    assert_eq!(
+        body["input"],
+        json!({"key": " spaced key ", "value": "  two  "})
+    );
     assert_eq!(body["reason"], "");
 }
