@@ -111,25 +111,19 @@ pub fn prepare(tool: ToolName, arguments: &Value) -> Result<GatewayRequest, ArgE
             };
             let reason = optional_string(args, "reason")?.unwrap_or("");
             let key = idempotency_key(args)?;
-
-            // Field order as the gateway documents it; the map keeps it.
-            let mut body = Map::new();
-            body.insert("target_ref".into(), target.into());
-            body.insert("action_name".into(), action.into());
-            body.insert("input".into(), input);
-            body.insert("reason".into(), reason.into());
-            body.insert("idempotency_key".into(), key.into());
-            Ok(GatewayRequest {
-                method: Method::Post,
-                path: "/api/mcp/connector-actions/call".into(),
-                body: Some(Value::Object(body).to_string()),
-                idempotency_key: Some(key.to_owned()),
-                request_id: None,
-                contract: Contract::ActionCall {
-                    target_ref: target.to_owned(),
-                    action_name: action.to_owned(),
-                },
-            })
+            let contract = Contract::ActionCall {
+                target_ref: target.to_owned(),
+                action_name: action.to_owned(),
+            };
+            let fields = [("target_ref", target), ("action_name", action)];
+            Ok(action_call(
+                "/api/mcp/connector-actions/call",
+                fields,
+                input,
+                reason,
+                key,
+                contract,
+            ))
         }
         ToolName::GetConnectorActionRequest => {
             let id = request_id(args)?;
@@ -192,23 +186,46 @@ fn vault_call(args: &Map<String, Value>) -> Result<GatewayRequest, ArgError> {
         return Err(problem("reason", "must not be empty"));
     }
     let key = idempotency_key(args)?;
+    let contract = Contract::VaultCall {
+        action_name: action.to_owned(),
+    };
+    let fields = [("project_ref", project), ("action_name", action)];
+    Ok(action_call(
+        "/api/mcp/vault-actions/call",
+        fields,
+        input,
+        reason,
+        key,
+        contract,
+    ))
+}
 
-    let mut body = Map::new();
-    body.insert("project_ref".into(), project.into());
-    body.insert("action_name".into(), action.into());
+/// The POST of a connector or Vault action call: the two identifying
+/// fields, then `input`, `reason` and `idempotency_key`, in the order the
+/// gateway documents (the map keeps insertion order).
+fn action_call(
+    path: &str,
+    identity: [(&str, &str); 2],
+    input: Value,
+    reason: &str,
+    key: &str,
+    contract: Contract,
+) -> GatewayRequest {
+    let mut body: Map<String, Value> = identity
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.into()))
+        .collect();
     body.insert("input".into(), input);
     body.insert("reason".into(), reason.into());
     body.insert("idempotency_key".into(), key.into());
-    Ok(GatewayRequest {
+    GatewayRequest {
         method: Method::Post,
-        path: "/api/mcp/vault-actions/call".into(),
+        path: path.to_owned(),
         body: Some(Value::Object(body).to_string()),
         idempotency_key: Some(key.to_owned()),
         request_id: None,
-        contract: Contract::VaultCall {
-            action_name: action.to_owned(),
-        },
-    })
+        contract,
+    }
 }
 
 fn problem(field: &'static str, problem: &'static str) -> ArgError {

@@ -130,22 +130,3 @@ fn to_mcp_result(result: CallResult) -> CallToolResult {
         .and_then(|json| serde_json::from_str::<Value>(&json).ok());
     mcp
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn instructions_fit_and_name_what_the_model_needs() {
-        assert!(INSTRUCTIONS.len() <= 512, "{}", INSTRUCTIONS.len());
-        for phrase in [
-            "list_connector_targets",
-            "approval_pending or running",
-            "untrusted data",
-            "Never put raw secrets in tool input",
-            "idempotency_key",
-        ] {
-            assert!(INSTRUCTIONS.contains(phrase), "{phrase}");
-        }
-    }
-}

@@ -1,5 +1,6 @@
 //! The Project Vault tools end to end on the stand-in gateway.
 
+use aipermission_testkit::Fault;
 use aipermission_testkit::client::{is_error, text_json};
 use serde_json::{Value, json};
 
@@ -100,6 +101,15 @@ async fn list_generate_approve_poll_and_cancel() {
     assert_eq!(session.finish().await.unwrap(), "");
 }
 
+/// The gateway answers every request with `body` and status 200.
+fn answer(body: &Value) -> Option<Fault> {
+    Some(Fault::Raw {
+        status: 200,
+        headers: vec![],
+        body: body.to_string().into_bytes(),
+    })
+}
+
 #[tokio::test]
 async fn a_failed_vault_call_is_an_error_but_reading_it_is_not() {
     let gateway = gateway().await;
@@ -107,11 +117,7 @@ async fn a_failed_vault_call_is_an_error_but_reading_it_is_not() {
     let failed = json!({"status": "failed", "request_id": 4, "project_ref": "lab",
         "action_name": "generate_item", "secret_values_returned": false,
         "error": "generator unavailable"});
-    gateway.set_fault(Some(aipermission_testkit::Fault::Raw {
-        status: 200,
-        headers: vec![],
-        body: failed.to_string().into_bytes(),
-    }));
+    gateway.set_fault(answer(&failed));
     let call = session
         .call("call_vault_action", generate("vault-f"))
         .await
@@ -126,11 +132,7 @@ async fn a_failed_vault_call_is_an_error_but_reading_it_is_not() {
 
     let mut leaky = failed.clone();
     leaky["value"] = "SECRET_CANARY".into();
-    gateway.set_fault(Some(aipermission_testkit::Fault::Raw {
-        status: 200,
-        headers: vec![],
-        body: leaky.to_string().into_bytes(),
-    }));
+    gateway.set_fault(answer(&leaky));
     let call = session
         .call("call_vault_action", generate("vault-leak"))
         .await
@@ -148,11 +150,7 @@ async fn a_failed_vault_call_is_an_error_but_reading_it_is_not() {
         body["request_id"] = 4.into();
         body
     };
-    gateway.set_fault(Some(aipermission_testkit::Fault::Raw {
-        status: 200,
-        headers: vec![],
-        body: canceled_wrong.to_string().into_bytes(),
-    }));
+    gateway.set_fault(answer(&canceled_wrong));
     let cancel = session
         .call("cancel_vault_action_request", json!({"request_id": 4}))
         .await

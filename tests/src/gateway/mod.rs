@@ -360,26 +360,16 @@ impl State {
     /// body decoding, visibility check and idempotent replay.
     fn call(&mut self, headers: &HeaderMap, body: &[u8]) -> Response<Full<Bytes>> {
         let invalid = || json_response(400, &json!({"error": "invalid json body"}));
-        let json_type = headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(';').next().unwrap_or("").trim() == "application/json");
-        if !json_type {
-            return invalid();
-        }
-        let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
-            return invalid();
-        };
-        const KNOWN: [&str; 5] = [
+        let known = [
             "target_ref",
             "action_name",
             "input",
             "reason",
             "idempotency_key",
         ];
-        if fields.keys().any(|k| !KNOWN.contains(&k.as_str())) {
+        let Some(fields) = strict_body(headers, body, &known) else {
             return invalid();
-        }
+        };
         let text = |key: &str| {
             fields
                 .get(key)
@@ -546,6 +536,19 @@ impl Record {
         self.display_text = Some(text);
         self.error = None;
     }
+}
+
+/// A call body as the gateway decodes it: `application/json`, one JSON
+/// object, and no field outside `known`.
+fn strict_body(headers: &HeaderMap, body: &[u8], known: &[&str]) -> Option<Map<String, Value>> {
+    let json_type = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().unwrap_or("").trim() == "application/json");
+    let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
+        return None;
+    };
+    (json_type && fields.keys().all(|k| known.contains(&k.as_str()))).then_some(fields)
 }
 
 /// The gateway accepts only local Host headers: `localhost`, an IPv4

@@ -75,24 +75,16 @@ impl Vault {
     }
 
     fn call(&mut self, headers: &HeaderMap, body: &[u8]) -> (u16, Value) {
-        let invalid = (400, json!({"error": "invalid json body"}));
-        let json_type = headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"));
-        let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
-            return invalid;
-        };
-        const KNOWN: [&str; 5] = [
+        let known = [
             "project_ref",
             "action_name",
             "input",
             "reason",
             "idempotency_key",
         ];
-        if !json_type || fields.keys().any(|k| !KNOWN.contains(&k.as_str())) {
-            return invalid;
-        }
+        let Some(fields) = super::strict_body(headers, body, &known) else {
+            return (400, json!({"error": "invalid json body"}));
+        };
         let text = |key: &str| {
             fields
                 .get(key)
