@@ -58,7 +58,7 @@ impl Settings {
 
         let token = match var("AIPERMISSION_API_TOKEN") {
             None => Token::Missing,
-            Some(raw) if raw.is_empty() => Token::Missing,
+            Some(raw) if raw.to_str().is_some_and(|t| t.trim().is_empty()) => Token::Missing,
             Some(raw) => match raw.to_str().map(bearer) {
                 Some(Some(value)) => Token::Present(value),
                 _ => Token::Invalid,
@@ -98,6 +98,14 @@ mod tests {
         assert_eq!(s.origin.unwrap().as_str(), "http://localhost:3210");
         assert!(matches!(s.token, Token::Missing));
         assert_eq!(s.timeout_ms, 95_000);
+    }
+
+    #[test]
+    fn a_blank_token_is_missing() {
+        for blank in ["", "   ", "\t"] {
+            let s = settings(&[("AIPERMISSION_API_TOKEN", blank)]).unwrap();
+            assert!(matches!(s.token, Token::Missing), "{blank:?}");
+        }
     }
 
     #[test]
