@@ -5,8 +5,11 @@
 //! `~/.cache/aipermission-mcp`), keyed by the component's SHA-256 and the
 //! engine's compatibility hash; later starts load it.
 //!
-//! A cached file is used only when its header names this component and
-//! engine and its payload matches the digest stored with it; anything else
+//! The cache is used only in a directory that belongs to this user and no
+//! one else may write (POSIX; elsewhere the component is compiled in
+//! memory at every start). A cached file is used only when it is a regular
+//! file private to this user, its header names this component and engine
+//! and its payload matches the digest stored with it; anything else
 //! (corrupt, truncated, foreign, stale) is ignored and replaced. Files are
 //! written whole to a private temporary file and renamed into place.
 
@@ -31,6 +34,7 @@ const HEADER_LEN: usize = MAGIC.len() + 32 + 32;
 /// written, the component is compiled and the server starts anyway.
 pub fn load_or_compile(engine: &Engine, wasm: &[u8], dir: Option<&Path>) -> Result<Component> {
     let key = cache_key(engine, wasm);
+    let dir = dir.filter(|dir| usable_dir(dir));
     let path = dir.map(|dir| dir.join(file_name(&key)));
     if let Some(component) = path.as_deref().and_then(|path| read(engine, path, &key)) {
         return Ok(component);
@@ -76,8 +80,19 @@ fn file_name(key: &[u8; 32]) -> String {
     format!("component-{hex}.cwasm")
 }
 
+/// Creates the cache directory if needed and says whether it is private to
+/// this user, so that no one else can have put a file in it.
+fn usable_dir(dir: &Path) -> bool {
+    let usable = create_private_dir(dir).is_ok()
+        && fs::symlink_metadata(dir).is_ok_and(|meta| meta.is_dir() && private(&meta));
+    if !usable {
+        tracing::debug!(path = %dir.display(), "the cache directory is not private: not caching");
+    }
+    usable
+}
+
 fn read(engine: &Engine, path: &Path, key: &[u8; 32]) -> Option<Component> {
-    let bytes = fs::read(path).ok()?;
+    let bytes = read_private_file(path)?;
     let (header, payload) = bytes.split_at_checked(HEADER_LEN)?;
     let (magic, rest) = header.split_at(MAGIC.len());
     let (stored_key, digest) = rest.split_at(32);
@@ -86,11 +101,13 @@ fn read(engine: &Engine, path: &Path, key: &[u8; 32]) -> Option<Component> {
         return None;
     }
     // SAFETY: deserializing trusts the bytes to be code that wasmtime
-    // compiled for this engine. These are: the header names this component
-    // and engine, and the payload matches the digest written with it, so it
-    // is the whole output of `serialize` in `write` below. (This guards
-    // against corruption and stale files, not against someone who can write
-    // to the user's cache directory; they could replace this binary too.)
+    // compiled for this engine. These are: the file is a regular file owned
+    // by this user and writable by no one else, in a directory that is
+    // private too, so only this user (or root) wrote it, and anyone who can
+    // do that can replace this binary as well; the header names this
+    // component and engine, and the payload matches the digest written with
+    // it, which rules out a truncated, corrupt or stale file. So the payload
+    // is the whole output of `serialize` in `write` below.
     match unsafe { Component::deserialize(engine, payload) } {
         Ok(component) => Some(component),
         Err(err) => {
@@ -121,6 +138,51 @@ fn write(path: &Path, key: &[u8; 32], component: &Component) -> Result<()> {
         let _ = fs::remove_file(&temporary);
     }
     Ok(written?)
+}
+
+/// Largest cache file read: the compiled component is about 1 MiB.
+const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Owned by this user, with no permission for group or others.
+#[cfg(unix)]
+fn private(meta: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    meta.uid() == me && meta.mode() & 0o077 == 0
+}
+
+/// Without POSIX ownership to check, nothing counts as private, so no
+/// compiled code is ever loaded from disk.
+#[cfg(not(unix))]
+fn private(_meta: &fs::Metadata) -> bool {
+    false
+}
+
+/// Reads a cache file that is a regular, private file, without following
+/// a symbolic link or blocking on a FIFO.
+#[cfg(unix)]
+fn read_private_file(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || !private(&meta) || meta.len() > MAX_FILE_BYTES {
+        tracing::debug!(path = %path.display(), "ignoring a cache file that is not private");
+        return None;
+    }
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).ok()?;
+    Some(bytes)
+}
+
+#[cfg(not(unix))]
+fn read_private_file(_path: &Path) -> Option<Vec<u8>> {
+    None
 }
 
 #[cfg(unix)]
@@ -221,6 +283,37 @@ mod tests {
             read(&engine, &file, &other_key).is_none(),
             "a file for another key was loaded"
         );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_and_directories_others_could_write_are_not_trusted() {
+        use std::os::unix::fs::PermissionsExt;
+        let engine = engine().unwrap();
+        let dir =
+            std::env::temp_dir().join(format!("aipermission-cache-perm-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        load_or_compile(&engine, COMPONENT, Some(&dir)).unwrap();
+        let file = only_file(&dir);
+        let key = cache_key(&engine, COMPONENT);
+
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(
+            read(&engine, &file, &key).is_none(),
+            "a group-readable file was loaded"
+        );
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+        let link = dir.join("link.cwasm");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert!(
+            read(&engine, &link, &key).is_none(),
+            "a symbolic link was followed"
+        );
+        fs::remove_file(&link).unwrap();
+
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(!usable_dir(&dir), "a directory others can write was used");
         fs::remove_dir_all(&dir).unwrap();
     }
 
