@@ -9,11 +9,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aipermission_core::origin::GatewayOrigin;
-use http::header::{AUTHORIZATION, HOST, HeaderValue};
+use http::HeaderMap;
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderName, HeaderValue};
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
+
+/// The component's headers that reach the gateway; the host adds the rest.
+const KEPT_HEADERS: [HeaderName; 2] = [CONTENT_TYPE, CONTENT_LENGTH];
 
 /// The future the wasi:http implementation drives for the connection.
 type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
@@ -81,14 +85,21 @@ async fn send(
         tracing::warn!("denied a gateway request: no usable token is configured");
         return Err(Error::HttpRequestDenied);
     };
-    // Whatever the component set, the gateway sees only the host's token,
-    // and a Host header naming the configured origin.
+    // The gateway sees only headers the host chose: the body's type and
+    // length, a Host naming the configured origin and the host's token.
+    // Anything else the component set (another credential such as
+    // X-API-Key, an Origin, a browser-like User-Agent) is dropped.
     let host =
         HeaderValue::from_str(&origin.authority()).map_err(|_| Error::HttpRequestUriInvalid)?;
-    let headers = request.headers_mut();
+    let mut headers = HeaderMap::new();
+    for name in KEPT_HEADERS {
+        for value in request.headers().get_all(&name) {
+            headers.append(name.clone(), value.clone());
+        }
+    }
     headers.insert(HOST, host);
-    headers.remove(AUTHORIZATION);
     headers.insert(AUTHORIZATION, authorization.clone());
+    *request.headers_mut() = headers;
 
     let clamp = |wanted: Option<Duration>| wanted.map_or(policy.timeout, |w| w.min(policy.timeout));
     let connect_timeout = clamp(options.and_then(|o| o.connect_timeout));
@@ -248,7 +259,13 @@ mod tests {
         let policy = policy(&gateway.url(), Some(bearer()));
         let uri = format!("{}/api/mcp/connector-targets", gateway.url());
         let dispatched = AtomicBool::new(false);
-        let (response, _io) = send(&policy, get(&uri, Some("Bearer forged")), None, &dispatched)
+        let mut request = get(&uri, Some("Bearer forged"));
+        for (name, value) in [("x-api-key", "forged"), ("origin", "http://evil.invalid")] {
+            request
+                .headers_mut()
+                .insert(name, HeaderValue::from_static(value));
+        }
+        let (response, _io) = send(&policy, request, None, &dispatched)
             .await
             .expect("the request reaches the gateway");
         assert_eq!(response.status(), 200);
@@ -256,6 +273,7 @@ mod tests {
         let seen = gateway.seen();
         let values: Vec<_> = seen[0].headers.get_all(AUTHORIZATION).iter().collect();
         assert_eq!(values, [format!("Bearer {TOKEN}").as_str()]);
+        assert!(seen[0].header("x-api-key").is_none() && seen[0].header("origin").is_none());
     }
 
     #[tokio::test]
