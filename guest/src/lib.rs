@@ -14,7 +14,7 @@ use aipermission_core::outcome::{self, ToolResult};
 use serde_json::Value;
 
 use exports::aipermission::bridge::tools::{
-    Annotations, CallContext, CallResult, Guest, Interruption, TokenState, Tool,
+    Annotations, CallContext, CallResult, Guest, TokenState, Tool,
 };
 
 wit_bindgen::generate!({
@@ -57,28 +57,6 @@ impl Guest for Bridge {
 
     fn call_tool(name: String, arguments: String, context: CallContext) -> CallResult {
         into_wit(call(&name, &arguments, &context))
-    }
-
-    fn interrupted_result(
-        name: String,
-        arguments: String,
-        cause: Interruption,
-        dispatched: bool,
-    ) -> CallResult {
-        let cause = match cause {
-            Interruption::Deadline => outcome::Interruption::Deadline,
-            Interruption::Memory => outcome::Interruption::Memory,
-            Interruption::Trap => outcome::Interruption::Trap,
-        };
-        let request = ToolName::parse(&name).and_then(|tool| {
-            let args = serde_json::from_str(&arguments).ok()?;
-            args::prepare(tool, &args).ok()
-        });
-        into_wit(outcome::from_interruption(
-            request.as_ref(),
-            cause,
-            dispatched,
-        ))
     }
 }
 

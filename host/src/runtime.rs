@@ -8,9 +8,12 @@
 //! and go to the host's log, never to the protocol's stdout.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use aipermission_core::args;
+use aipermission_core::catalog::ToolName;
+use aipermission_core::outcome::{self, Interruption};
 use anyhow::Result;
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Config, Engine, ResourceLimiter, Store};
@@ -32,7 +35,6 @@ wasmtime::component::bindgen!({
     },
 });
 
-use exports::aipermission::bridge::tools::Interruption;
 pub use exports::aipermission::bridge::tools::{CallContext, CallResult, TokenState, Tool};
 
 /// The component, built from `guest/` by `build.rs`.
@@ -45,6 +47,12 @@ pub const COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/aipermiss
 /// `component memory grows` trace). The cap leaves 2.5 times that and
 /// still stops a runaway call long before it hurts the machine.
 pub const MEMORY_CAP_BYTES: usize = 1024 * 1024 * 1024;
+
+/// Linear memory all calls in flight may use together. An ordinary call
+/// takes a few MiB, so this only binds when several worst-case answers
+/// arrive at once; a call that would pass it fails as out of memory rather
+/// than the process being killed with every call in it.
+pub const MEMORY_BUDGET_BYTES: usize = 2 * 1024 * 1024 * 1024;
 
 /// Time the host adds to the configured HTTP timeout before it stops a
 /// call itself, so the component's own deadline always answers first and
@@ -60,9 +68,8 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// component writes nothing there on its own, so anything is a diagnostic.
 const GUEST_OUTPUT_CAP: usize = 64 * 1024;
 
-/// Deadline for the calls that do no I/O: listing the tools at start and
-/// shaping the result of a stopped call.
-const NO_IO_DEADLINE: Duration = Duration::from_secs(2);
+/// Deadline for listing the tools at start, which does no I/O.
+const LIST_DEADLINE: Duration = Duration::from_secs(2);
 
 /// The engine, the pre-linked component and the per-call settings.
 pub struct Runtime {
@@ -72,6 +79,8 @@ pub struct Runtime {
     context: CallContext,
     deadline: Duration,
     tools: Vec<Tool>,
+    /// Bytes of linear memory held by the calls in flight.
+    memory_budget: Arc<AtomicUsize>,
 }
 
 /// What one call's store holds.
@@ -104,20 +113,39 @@ impl WasiHttpView for CallState {
     }
 }
 
-/// Refuses memory growth past the cap and remembers that it did, so a
-/// failed call can be reported as out of memory rather than as a trap.
+/// Refuses memory growth past the per-call cap or the shared budget, and
+/// remembers that it did, so a failed call can be reported as out of
+/// memory rather than as a trap. Gives its share back when the call ends.
 struct MemoryCap {
+    budget: Arc<AtomicUsize>,
+    reserved: usize,
     exhausted: bool,
+}
+
+impl Drop for MemoryCap {
+    fn drop(&mut self) {
+        self.budget.fetch_sub(self.reserved, Ordering::SeqCst);
+    }
 }
 
 impl ResourceLimiter for MemoryCap {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _max: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let allowed = desired <= MEMORY_CAP_BYTES;
+        let extra = desired.saturating_sub(current);
+        let mut allowed = desired <= MEMORY_CAP_BYTES;
+        if allowed {
+            let before = self.budget.fetch_add(extra, Ordering::SeqCst);
+            allowed = before + extra <= MEMORY_BUDGET_BYTES;
+            if allowed {
+                self.reserved += extra;
+            } else {
+                self.budget.fetch_sub(extra, Ordering::SeqCst);
+            }
+        }
         tracing::trace!(bytes = desired, allowed, "component memory grows");
         self.exhausted |= !allowed;
         Ok(allowed)
@@ -155,6 +183,7 @@ impl Runtime {
             context,
             deadline,
             tools: Vec::new(),
+            memory_budget: Arc::new(AtomicUsize::new(0)),
         };
         runtime.tools = runtime.list_tools().await?;
         Ok(runtime)
@@ -174,7 +203,7 @@ impl Runtime {
                 .call_list_tools(&mut store)
                 .await
         };
-        match tokio::time::timeout(NO_IO_DEADLINE, run).await {
+        match tokio::time::timeout(LIST_DEADLINE, run).await {
             Ok(tools) => Ok(tools?),
             Err(_) => anyhow::bail!("the component did not list its tools in time"),
         }
@@ -212,31 +241,7 @@ impl Runtime {
                 Interruption::Deadline
             }
         };
-        let dispatched = dispatched.load(Ordering::SeqCst);
-        self.interrupted(name, arguments, cause, dispatched).await
-    }
-
-    /// Asks a fresh instance to shape the result of a stopped call, so the
-    /// envelope comes from the same code as every other result.
-    async fn interrupted(
-        &self,
-        name: &str,
-        arguments: &str,
-        cause: Interruption,
-        dispatched: bool,
-    ) -> CallResult {
-        let (mut store, _) = self.store();
-        let run = async {
-            let bridge = self.pre.instantiate_async(&mut store).await?;
-            let tools = bridge.aipermission_bridge_tools();
-            tools
-                .call_interrupted_result(&mut store, name, arguments, cause, dispatched)
-                .await
-        };
-        match tokio::time::timeout(NO_IO_DEADLINE, run).await {
-            Ok(Ok(result)) => result,
-            _ => fallback_result(cause),
-        }
+        interrupted(name, arguments, cause, dispatched.load(Ordering::SeqCst))
     }
 
     /// A store with an empty WASI context, the egress hooks and the caps.
@@ -254,7 +259,11 @@ impl Runtime {
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             hooks: Hooks::new(Arc::clone(&self.policy), Arc::clone(&dispatched)),
-            memory: MemoryCap { exhausted: false },
+            memory: MemoryCap {
+                budget: Arc::clone(&self.memory_budget),
+                reserved: 0,
+                exhausted: false,
+            },
             output,
         };
         let mut store = Store::new(&self.engine, state);
@@ -266,22 +275,21 @@ impl Runtime {
     }
 }
 
-/// The last resort when even shaping a stopped call's result failed.
-fn fallback_result(cause: Interruption) -> CallResult {
-    let what = match cause {
-        Interruption::Deadline => "its wall-clock deadline",
-        Interruption::Memory => "its memory limit",
-        Interruption::Trap => "a trap in its sandbox",
-    };
-    let envelope = serde_json::json!({
-        "status": "error",
-        "code": "bridge_call_interrupted",
-        "error": format!("The bridge stopped the call: {what}."),
+/// Shapes the result of a call the host stopped, with the same code the
+/// component uses for every other result: when a mutation's request may
+/// have reached the gateway, its outcome is unknown and the result echoes
+/// the idempotency key.
+fn interrupted(name: &str, arguments: &str, cause: Interruption, dispatched: bool) -> CallResult {
+    let request = ToolName::parse(name).and_then(|tool| {
+        let arguments = serde_json::from_str(arguments).ok()?;
+        args::prepare(tool, &arguments).ok()
     });
+    let result = outcome::from_interruption(request.as_ref(), cause, dispatched);
+    let rendered = result.render();
     CallResult {
-        text: serde_json::to_string_pretty(&envelope).unwrap_or_default(),
-        structured: Some(envelope.to_string()),
-        is_error: true,
+        text: rendered.text,
+        structured: rendered.structured,
+        is_error: result.is_error,
     }
 }
 
@@ -316,4 +324,44 @@ fn start_epoch_ticker(engine: &Engine) {
             }
         })
         .expect("failed to start the epoch ticker thread");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cap(budget: &Arc<AtomicUsize>) -> MemoryCap {
+        MemoryCap {
+            budget: Arc::clone(budget),
+            reserved: 0,
+            exhausted: false,
+        }
+    }
+
+    #[test]
+    fn calls_share_one_memory_budget_and_give_it_back() {
+        let budget = Arc::new(AtomicUsize::new(0));
+        let (mut a, mut b, mut c) = (cap(&budget), cap(&budget), cap(&budget));
+        assert!(
+            !a.memory_growing(0, MEMORY_CAP_BYTES + 1, None).unwrap(),
+            "over the call cap"
+        );
+        assert!(a.exhausted);
+        assert!(a.memory_growing(0, MEMORY_CAP_BYTES, None).unwrap());
+        assert!(
+            b.memory_growing(0, MEMORY_BUDGET_BYTES - MEMORY_CAP_BYTES, None)
+                .unwrap()
+        );
+        assert!(
+            !c.memory_growing(0, 65_536, None).unwrap(),
+            "the budget is spent"
+        );
+        drop(a);
+        assert!(
+            c.memory_growing(0, 65_536, None).unwrap(),
+            "a finished call gave its share back"
+        );
+        drop((b, c));
+        assert_eq!(budget.load(Ordering::SeqCst), 0);
+    }
 }
