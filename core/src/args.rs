@@ -181,8 +181,9 @@ fn vault_call(args: &Map<String, Value>) -> Result<GatewayRequest, ArgError> {
         None | Some(Value::Null) => return Err(problem("input", "is required")),
         Some(_) => return Err(problem("input", "must be an object")),
     };
+    // Not trimmed, as the Node bridge does; the gateway refuses a blank one.
     let reason = required_string(args, "reason")?;
-    if reason.trim().is_empty() {
+    if reason.is_empty() {
         return Err(problem("reason", "must not be empty"));
     }
     let key = idempotency_key(args)?;

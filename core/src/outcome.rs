@@ -163,6 +163,14 @@ pub fn from_answer(
     if contracts::check(&request.contract, &value).is_err() {
         return contract_failure(request);
     }
+    // Even compact, a large answer can grow when re-printed (numbers in
+    // long form, escaped quotes); one that cannot be sent at all fails.
+    if body.len() > MAX_ANSWER_BYTES / 12 {
+        let compact = serde_json::to_string(&value).unwrap_or_default();
+        if escaped_len(&compact) > MAX_ANSWER_BYTES {
+            return too_large(request);
+        }
+    }
 
     let is_error = request.contract.status_marks_errors() && !is_success_status(&value);
     ToolResult {
@@ -251,6 +259,19 @@ fn outcome_unknown(
         request_id: request.request_id,
         ..Envelope::error(message)
     })
+}
+
+/// A success answer too large to send in one MCP message.
+fn too_large(request: &GatewayRequest) -> ToolResult {
+    let message = "The gateway's answer is too large to send as one MCP message.";
+    if request.is_mutation() {
+        outcome_unknown(request, "gateway_response_too_large", message.into(), false)
+    } else {
+        ToolResult::error(Envelope {
+            code: Some("gateway_response_too_large".into()),
+            ..Envelope::error(message)
+        })
+    }
 }
 
 /// A success answer that breaks the tool's response contract.
@@ -439,6 +460,13 @@ mod tests {
 
         let small = answer(&read_request(9), &recorded("completed", 9)).render();
         assert!(small.text.contains('\n') && small.structured.is_some());
+
+        // Quotes double when the text is embedded in the JSON-RPC line.
+        let quotes = vec![r#""\"""#; room / 5].join(",");
+        let body = format!(r#"{envelope},"output":[{quotes}]}}"#);
+        assert!(body.len() <= MAX_RESPONSE_BYTES);
+        let result = from_answer(&read_request(9), 200, None, body.as_bytes());
+        assert_eq!(result.value["code"], "gateway_response_too_large");
     }
 
     #[test]

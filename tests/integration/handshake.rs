@@ -161,7 +161,14 @@ fn modern_meta() -> Value {
 
 #[tokio::test]
 async fn the_stateless_era_discovers_and_lists_without_initialize() {
-    let mut raw = RawSession::start(binary(), &[("AIPERMISSION_API_TOKEN", TOKEN)]).unwrap();
+    let closed = Decoy::bind("127.0.0.1").await.unwrap();
+    let url = format!("http://127.0.0.1:{}", closed.port());
+    drop(closed);
+    let vars = [
+        ("AIPERMISSION_API_URL", url.as_str()),
+        ("AIPERMISSION_API_TOKEN", TOKEN),
+    ];
+    let mut raw = RawSession::start(binary(), &vars).unwrap();
     let discover = json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover",
         "params": {"_meta": modern_meta()}});
     raw.send(&discover).await.unwrap();
@@ -195,10 +202,14 @@ async fn the_stateless_era_discovers_and_lists_without_initialize() {
     // A tool call works statelessly too; with no gateway it is a tool error.
     let call = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
         "_meta": modern_meta(), "name": "get_connector_action_request",
-        "arguments": {"request_id": 0}}});
+        "arguments": {"request_id": 1}}});
     raw.send(&call).await.unwrap();
     let called = raw.answer(3).await.unwrap();
     assert_eq!(called["result"]["isError"], true, "{called}");
+    let text = called["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(text.contains("failed before request dispatch"), "{text}");
     let (status, _, stderr) = raw.wait().await.unwrap();
     assert!(status.success());
     assert_eq!(stderr, "");

@@ -33,6 +33,12 @@ fn target(metadata: Value) -> Value {
     }])
 }
 
+/// Checks that `value` breaks `contract` at `path`, not somewhere else.
+fn fails_at(contract: &Contract, value: &Value, path: &str) {
+    let violation = check(contract, value).expect_err("the answer should break its contract");
+    assert_eq!(violation.path, path, "{violation}");
+}
+
 fn with(mut value: Value, key: &str, field: Value) -> Value {
     value[key] = field;
     value
@@ -75,10 +81,12 @@ fn target_metadata_never_names_a_secret() {
         json!({"accessKey": "x"}),
         json!({" Client_Secret ": "x"}),
     ] {
+        let violation = check(&Contract::Targets, &target(metadata.clone())).unwrap_err();
         assert!(
-            check(&Contract::Targets, &target(metadata.clone())).is_err(),
-            "{metadata}"
+            violation.path.starts_with("$[0].metadata"),
+            "{metadata}: {violation}"
         );
+        assert_eq!(violation.rule, "holds a key that names a secret");
     }
     for safe in [
         "host",
@@ -105,21 +113,33 @@ fn target_metadata_never_names_a_secret() {
 
 #[test]
 fn connector_lifecycle_rules() {
-    assert!(check(&call(), &recorded("invented")).is_err());
-    assert!(check(&call(), &without(recorded("running"), "request_id")).is_err());
+    fails_at(&call(), &recorded("invented"), "$.status");
+    fails_at(
+        &call(),
+        &without(recorded("running"), "request_id"),
+        "$.request_id",
+    );
     let class = with(
         recorded("completed"),
         "retry_policy",
         json!({"class": "sometimes",
         "guidance": "g"}),
     );
-    assert!(check(&call(), &class).is_err());
-    assert!(check(&call(), &without(recorded("completed"), "retry_policy")).is_err());
+    fails_at(&call(), &class, "$.retry_policy.class");
+    fails_at(
+        &call(),
+        &without(recorded("completed"), "retry_policy"),
+        "$.retry_policy",
+    );
 
     let stopped = json!({"status": "stopped", "error": "MCP execution is stopped."});
     assert!(check(&call(), &stopped).is_ok());
-    assert!(check(&read(7), &stopped).is_err());
-    assert!(check(&call(), &json!({"status": "stopped", "error": ""})).is_err());
+    fails_at(&read(7), &stopped, "$.status");
+    fails_at(
+        &call(),
+        &json!({"status": "stopped", "error": ""}),
+        "$.error",
+    );
 
     let withheld = json!({
         "status": "completed", "request_id": 71, "target_ref": "", "connector_kind": "",
@@ -128,14 +148,20 @@ fn connector_lifecycle_rules() {
     });
     assert!(check(&call(), &withheld).is_ok());
     assert!(check(&read(71), &withheld).is_ok());
-    assert!(check(&call(), &with(withheld.clone(), "output", json!({}))).is_err());
-    assert!(check(&call(), &with(withheld, "action_name", json!("other"))).is_err());
-    assert!(
-        check(
-            &call(),
-            &with(recorded("completed"), "target_ref", json!(""))
-        )
-        .is_err()
+    fails_at(
+        &call(),
+        &with(withheld.clone(), "output", json!({})),
+        "$.output",
+    );
+    fails_at(
+        &call(),
+        &with(withheld, "action_name", json!("other")),
+        "$.action_name",
+    );
+    fails_at(
+        &call(),
+        &with(recorded("completed"), "target_ref", json!("")),
+        "$.target_ref",
     );
 }
 
@@ -143,11 +169,11 @@ fn connector_lifecycle_rules() {
 fn identities_are_bound_to_the_request() {
     assert!(check(&call(), &recorded("completed")).is_ok());
     let other = with(recorded("completed"), "target_ref", json!("redis:2:1"));
-    assert!(check(&call(), &other).is_err());
+    fails_at(&call(), &other, "$.target_ref");
     let other = with(recorded("completed"), "action_name", json!("set_string"));
-    assert!(check(&call(), &other).is_err());
+    fails_at(&call(), &other, "$.action_name");
     assert!(check(&read(7), &recorded("failed")).is_ok());
-    assert!(check(&read(8), &recorded("failed")).is_err());
+    fails_at(&read(8), &recorded("failed"), "$.request_id");
 }
 
 fn definition(max_input_bytes: Value) -> Value {
@@ -178,9 +204,10 @@ fn action_catalogs_bound_max_input_bytes() {
         json!(null),
         json!(25_165_825),
     ] {
-        assert!(
-            check(&Contract::Actions, &definition(bad.clone())).is_err(),
-            "{bad}"
+        fails_at(
+            &Contract::Actions,
+            &definition(bad),
+            "$.items[0].max_input_bytes",
         );
     }
     let mut missing = definition(json!(1));
@@ -196,8 +223,12 @@ fn help_is_strict() {
     let help = json!({"title": "SSH", "summary": "s", "usage": ["u"], "warnings": [],
         "connector": "SSH", "connector_id": "ssh"});
     assert!(check(&Contract::Help, &help).is_ok());
-    assert!(check(&Contract::Help, &with(help.clone(), "secret", json!(1))).is_err());
-    assert!(check(&Contract::Help, &with(help, "usage", json!([1]))).is_err());
+    fails_at(
+        &Contract::Help,
+        &with(help.clone(), "secret", json!(1)),
+        "$.secret",
+    );
+    fails_at(&Contract::Help, &with(help, "usage", json!([1])), "$.usage");
 }
 
 fn vault(action: &str) -> Value {
@@ -225,16 +256,20 @@ fn vault_answers_never_carry_values() {
     assert!(check(&vault_call("generate_item"), &generate).is_ok());
     let mut raw = generate.clone();
     raw["output"]["item"]["value"] = json!("hunter2");
-    assert!(check(&vault_call("generate_item"), &raw).is_err());
+    fails_at(&vault_call("generate_item"), &raw, "$.output.item.value");
     raw = generate.clone();
     raw["output"]["value"] = json!("hunter2");
-    assert!(check(&vault_call("generate_item"), &raw).is_err());
+    fails_at(&vault_call("generate_item"), &raw, "$.output.value");
     let returned = with(
         vault("generate_item"),
         "secret_values_returned",
         json!(true),
     );
-    assert!(check(&vault_call("generate_item"), &returned).is_err());
+    fails_at(
+        &vault_call("generate_item"),
+        &returned,
+        "$.secret_values_returned",
+    );
 }
 
 #[test]
@@ -242,30 +277,30 @@ fn vault_lifecycle_rules() {
     let contract = vault_call("generate_item");
     let stopped = json!({"status": "stopped", "error": "stopped"});
     assert!(check(&contract, &stopped).is_ok());
-    assert!(check(&Contract::VaultRead { request_id: 9 }, &stopped).is_err());
-    assert!(
-        check(
-            &contract,
-            &with(vault("generate_item"), "status", json!("invented"))
-        )
-        .is_err()
-    );
+    fails_at(&Contract::VaultRead { request_id: 9 }, &stopped, "$.status");
+    let invented = with(vault("generate_item"), "status", json!("invented"));
+    fails_at(&contract, &invented, "$.status");
     for key in [
         "request_id",
         "project_ref",
         "action_name",
         "secret_values_returned",
     ] {
-        assert!(
-            check(&contract, &without(vault("generate_item"), key)).is_err(),
-            "{key}"
+        fails_at(
+            &contract,
+            &without(vault("generate_item"), key),
+            &format!("$.{key}"),
         );
     }
     let withheld = with(vault("generate_item"), "output_withheld", json!(true));
     assert!(check(&contract, &withheld).is_ok());
-    assert!(check(&contract, &with(withheld, "output", generated())).is_err());
+    fails_at(
+        &contract,
+        &with(withheld, "output", generated()),
+        "$.output",
+    );
     let not_true = with(vault("generate_item"), "output_withheld", json!(false));
-    assert!(check(&contract, &not_true).is_err());
+    fails_at(&contract, &not_true, "$.output_withheld");
 }
 
 #[test]
@@ -277,29 +312,20 @@ fn vault_identities_and_shapes_are_bound() {
         )
         .is_ok()
     );
-    assert!(
-        check(
-            &Contract::VaultRead { request_id: 10 },
-            &vault("generate_item")
-        )
-        .is_err()
+    fails_at(
+        &Contract::VaultRead { request_id: 10 },
+        &vault("generate_item"),
+        "$.request_id",
     );
     let canceled = with(vault("generate_item"), "status", json!("canceled"));
     assert!(check(&Contract::VaultCancel { request_id: 9 }, &canceled).is_ok());
-    assert!(
-        check(
-            &Contract::VaultCancel { request_id: 9 },
-            &vault("generate_item")
-        )
-        .is_err()
+    fails_at(
+        &Contract::VaultCancel { request_id: 9 },
+        &vault("generate_item"),
+        "$.status",
     );
-    assert!(
-        check(
-            &vault_call("restart_session_with_environment"),
-            &vault("generate_item")
-        )
-        .is_err()
-    );
+    let restart_call = vault_call("restart_session_with_environment");
+    fails_at(&restart_call, &vault("generate_item"), "$.action_name");
 
     let session_input = json!({"target_ref": "ssh:1:1", "items": [{"item_id": 1,
         "source_project_id": 2, "replace_existing": true}]});
@@ -310,13 +336,13 @@ fn vault_identities_and_shapes_are_bound() {
     );
     assert!(check(&vault_call("restart_session_with_environment"), &restart).is_ok());
     let crossed = with(vault("generate_item"), "input", session_input);
-    assert!(check(&vault_call("generate_item"), &crossed).is_err());
+    fails_at(&vault_call("generate_item"), &crossed, "$.input.target_ref");
     let crossed = with(
         vault("restart_session_with_environment"),
         "output",
         generated(),
     );
-    assert!(check(&vault_call("restart_session_with_environment"), &crossed).is_err());
+    fails_at(&restart_call, &crossed, "$.output.item");
     let session = json!({"session_id": 4, "session_generation": "g2", "runtime_id": 3,
         "status": "running", "environment_names": ["DB_URL"], "expires_at": "2030-01-01"});
     let restarted = with(vault("restart_session_with_environment"), "output", session);
@@ -332,7 +358,7 @@ fn vault_item_lists() {
     assert!(check(&Contract::VaultItems, &list).is_ok());
     let mut leaky = list.clone();
     leaky["items"][0]["value"] = json!("hunter2");
-    assert!(check(&Contract::VaultItems, &leaky).is_err());
+    fails_at(&Contract::VaultItems, &leaky, "$.items[0].value");
     assert!(
         check(
             &Contract::VaultItems,
