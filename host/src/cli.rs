@@ -26,6 +26,20 @@ pub enum Command {
         #[arg(hide = true, trailing_var_arg = true, allow_hyphen_values = true)]
         ignored: Vec<String>,
     },
+    /// Show the embedded component's hash, imports, exports and limits
+    ///
+    /// Lists every import of the sandboxed component with the authority
+    /// this host grants through it. With --component, checks another
+    /// component against the same allowlist (it is only read, never run)
+    /// and exits 1 if it asks for more.
+    Audit {
+        /// Print a JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Audit this component file instead of the embedded one.
+        #[arg(long, value_name = "FILE")]
+        component: Option<std::path::PathBuf>,
+    },
 }
 
 const AFTER_HELP: &str = "\

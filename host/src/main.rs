@@ -2,6 +2,7 @@
 //! gateway. This file parses the command line, sets up logging and maps
 //! the outcome to an exit status; the work lives in the modules.
 
+mod audit;
 mod cache;
 mod cli;
 mod egress;
@@ -20,6 +21,7 @@ fn main() -> ExitCode {
 
     let result = match cli.command {
         None | Some(cli::Command::Serve { .. }) => serve::run(),
+        Some(cli::Command::Audit { json, component }) => audit::run(json, component.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -127,3 +127,82 @@ async fn a_client_on_a_pipe_hears_no_greeting() {
     assert!(lines.is_empty());
     assert_eq!(stderr, "");
 }
+
+#[test]
+fn audit_lists_every_import_with_its_authority() {
+    let out = Command::new(binary())
+        .args(["audit", "--json"])
+        .env("AIPERMISSION_API_URL", "http://127.1:4321")
+        .env("AIPERMISSION_API_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["component"]["world"],
+        "aipermission:bridge/bridge@0.1.0"
+    );
+    assert_eq!(
+        report["component"]["sha256"].as_str().map(str::len),
+        Some(64)
+    );
+    let imports = report["imports"].as_array().unwrap();
+    assert!(
+        imports.iter().all(|i| i["authority"].is_string()),
+        "{report}"
+    );
+    let http = imports
+        .iter()
+        .find(|i| i["name"] == "wasi:http/outgoing-handler@0.2.12")
+        .expect("the component imports the outgoing handler");
+    assert!(
+        http["authority"]
+            .as_str()
+            .unwrap()
+            .contains("http://127.0.0.1:4321")
+    );
+    for never in ["wasi:filesystem", "wasi:sockets"] {
+        assert!(
+            imports
+                .iter()
+                .all(|i| !i["name"].as_str().unwrap().starts_with(never))
+        );
+    }
+    assert_eq!(
+        report["exports"][0]["functions"],
+        json!(["list-tools", "call-tool"])
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(TOKEN));
+}
+
+#[test]
+fn audit_refuses_a_component_that_asks_for_more() {
+    let greedy = wat::parse_str(
+        r#"(component
+             (import "wasi:sockets/tcp@0.2.12" (instance))
+             (import "wasi:cli/stdout@0.2.12" (instance)))"#,
+    )
+    .unwrap();
+    let path = std::env::temp_dir().join(format!("greedy-{}.wasm", std::process::id()));
+    std::fs::write(&path, greedy).unwrap();
+    let out = Command::new(binary())
+        .arg("audit")
+        .arg("--component")
+        .arg(&path)
+        .output()
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("wasi:sockets/tcp@0.2.12"), "{stderr}");
+    assert!(
+        !stderr.contains("wasi:cli/stdout"),
+        "an allowed import was named: {stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("NOT GRANTED"), "{stdout}");
+}
