@@ -38,7 +38,7 @@ test: setup
 check:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
-    cargo clippy -p aipermission-guest --target wasm32-wasip2 -- -D warnings
+    cargo clippy -p aipermission-guest -p aipermission-hostile --target wasm32-wasip2 -- -D warnings
 
 # show the main job: discovery, a call, the operator's approval, the poll
 [group('demo')]

@@ -1,6 +1,10 @@
 //! Builds the `aipermission:bridge` component from `guest/` for
 //! `wasm32-wasip2` and leaves it in `OUT_DIR`, so the host binary embeds
 //! it and one `cargo build` gives a self-contained executable.
+//!
+//! The same build makes the hostile component of `tests/hostile/` that the
+//! sandbox tests run; its path reaches them as
+//! `AIPERMISSION_HOSTILE_COMPONENT`. The binary never uses it.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -14,7 +18,15 @@ fn main() {
     let workspace = manifest_dir.parent().expect("host/ lives in the workspace");
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
 
-    for input in ["guest", "core", "wit", "skills", "Cargo.lock", "Cargo.toml"] {
+    for input in [
+        "guest",
+        "core",
+        "wit",
+        "skills",
+        "tests/hostile",
+        "Cargo.lock",
+        "Cargo.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", workspace.join(input).display());
     }
 
@@ -31,7 +43,14 @@ fn main() {
     let mut command = Command::new(cargo);
     command
         .current_dir(workspace)
-        .args(["build", "--locked", "-p", "aipermission-guest"])
+        .args([
+            "build",
+            "--locked",
+            "-p",
+            "aipermission-guest",
+            "-p",
+            "aipermission-hostile",
+        ])
         .args(["--target", "wasm32-wasip2", "--profile", "guest"])
         .arg("--target-dir")
         .arg(&target_dir);
@@ -60,8 +79,13 @@ fn main() {
         );
     }
 
-    let built = target_dir.join("wasm32-wasip2/guest").join(COMPONENT);
-    copy(&built, &out_dir.join(COMPONENT));
+    let built = target_dir.join("wasm32-wasip2/guest");
+    copy(&built.join(COMPONENT), &out_dir.join(COMPONENT));
+    let hostile = built.join("aipermission_hostile.wasm");
+    println!(
+        "cargo:rustc-env=AIPERMISSION_HOSTILE_COMPONENT={}",
+        hostile.display()
+    );
 }
 
 fn copy(from: &Path, to: &Path) {

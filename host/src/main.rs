@@ -2,17 +2,9 @@
 //! gateway. This file parses the command line, sets up logging and maps
 //! the outcome to an exit status; the work lives in the modules.
 
-mod audit;
-mod cache;
-mod cli;
-mod egress;
-mod runtime;
-mod serve;
-mod server;
-mod settings;
-
 use std::process::ExitCode;
 
+use aipermission_mcp::{audit, cli, serve};
 use clap::Parser;
 
 fn main() -> ExitCode {

@@ -163,11 +163,24 @@ impl ResourceLimiter for MemoryCap {
 }
 
 impl Runtime {
-    /// Compiles and links the embedded component and reads its catalog.
+    /// Loads the embedded component (from the compiled-code cache when it
+    /// can), links it and reads its catalog.
     pub async fn new(policy: Policy, context: CallContext) -> Result<Runtime> {
+        let cache = cache::default_dir();
+        Runtime::with_component(COMPONENT, cache.as_deref(), policy, context).await
+    }
+
+    /// The same for any component of the `bridge` world: the integration
+    /// tests run hostile components this way, under the production linker
+    /// and policy. The binary only ever passes the embedded one.
+    pub async fn with_component(
+        wasm: &[u8],
+        cache: Option<&std::path::Path>,
+        policy: Policy,
+        context: CallContext,
+    ) -> Result<Runtime> {
         let engine = engine()?;
-        let component =
-            cache::load_or_compile(&engine, COMPONENT, cache::default_dir().as_deref())?;
+        let component = cache::load_or_compile(&engine, wasm, cache)?;
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;

@@ -58,7 +58,7 @@ async fn serve(settings: Settings) -> Result<()> {
 /// Splits the settings between the host's egress policy, which holds the
 /// token, and the context every call hands the component, which only says
 /// whether a usable token exists.
-fn split(settings: Settings) -> (Policy, CallContext) {
+pub fn split(settings: Settings) -> (Policy, CallContext) {
     let origin = settings.origin.ok();
     let (token_state, authorization) = match settings.token {
         Token::Missing => (TokenState::Missing, None),

@@ -6,6 +6,7 @@ mod cli;
 mod egress;
 mod flow;
 mod handshake;
+mod hostile;
 mod python;
 mod robustness;
 mod support;
