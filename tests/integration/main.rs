@@ -7,6 +7,7 @@ mod egress;
 mod flow;
 mod handshake;
 mod hostile;
+mod load;
 mod python;
 mod robustness;
 mod support;

@@ -83,6 +83,8 @@ struct State {
     keys: HashMap<String, (String, u64)>,
     seen: Vec<Seen>,
     fault: Option<Fault>,
+    /// Faults for requests whose path starts with a prefix.
+    route_faults: Vec<(String, Fault)>,
     /// When clients closed connections a script was holding.
     closed: Vec<std::time::Instant>,
     vault: vault::Vault,
@@ -116,6 +118,7 @@ impl StandIn {
             keys: HashMap::new(),
             seen: Vec::new(),
             fault: None,
+            route_faults: Vec::new(),
             closed: Vec::new(),
             vault: vault::Vault::default(),
         }));
@@ -176,6 +179,14 @@ impl StandIn {
     /// Sets or clears the fault applied to API requests.
     pub fn set_fault(&self, fault: Option<Fault>) {
         self.lock().fault = fault;
+    }
+
+    /// Applies `fault` to the API requests whose path starts with
+    /// `prefix`, alongside normal answers for the others. Scripted faults
+    /// need the whole connection, so they only work through
+    /// [`StandIn::set_fault`].
+    pub fn set_route_fault(&self, prefix: &str, fault: Fault) {
+        self.lock().route_faults.push((prefix.to_owned(), fault));
     }
 
     /// The operator clicks Run: a pending request runs and completes.
@@ -251,7 +262,11 @@ fn respond(
         headers: parts.headers.clone(),
         body: body.to_vec(),
     });
-    match &state.fault {
+    let route_fault = state
+        .route_faults
+        .iter()
+        .find(|(prefix, _)| path.starts_with(prefix.as_str()));
+    match state.fault.as_ref().or(route_fault.map(|(_, fault)| fault)) {
         // A script was set after this connection was accepted: hold it.
         Some(Fault::Script(_)) => return None,
         Some(Fault::Redirect(location)) => return Some(redirect_response(location)),
