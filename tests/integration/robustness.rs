@@ -208,3 +208,64 @@ async fn the_largest_allowed_response_fits_and_one_byte_more_is_refused() {
     assert!(!is_error(&after));
     assert_eq!(session.finish().await.unwrap(), "");
 }
+
+#[tokio::test]
+async fn bad_client_input_gets_errors_or_silence_and_never_stops_the_server() {
+    // A port nothing listens on: the one tool call must fail to connect.
+    let closed = aipermission_testkit::Decoy::bind("127.0.0.1")
+        .await
+        .unwrap();
+    let url = format!("http://127.0.0.1:{}", closed.port());
+    drop(closed);
+    let vars = [
+        ("AIPERMISSION_API_URL", url.as_str()),
+        ("AIPERMISSION_API_TOKEN", TOKEN),
+    ];
+    let mut raw = RawSession::start(binary(), &vars).unwrap();
+    // Before initialize: a clear error, and the session can still start.
+    raw.send(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+        .await
+        .unwrap();
+    assert_eq!(raw.answer(1).await.unwrap()["error"]["code"], -32602);
+    raw.initialize("2025-11-25").await.unwrap();
+
+    raw.send_line("not json at all").await.unwrap();
+    raw.send_line(&"[".repeat(100_000)).await.unwrap();
+    raw.send_line(&format!("{{\"pad\":\"{}\"}}", "x".repeat(17 * 1024 * 1024)))
+        .await
+        .unwrap();
+    for (id, params) in [(2, json!("wrong")), (3, json!({"name": 7})), (4, json!({}))] {
+        let request = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params});
+        raw.send(&request).await.unwrap();
+    }
+    raw.send(&json!({"jsonrpc": "2.0", "id": 5, "method": "no/such/method"}))
+        .await
+        .unwrap();
+    raw.send(&json!({"jsonrpc": "2.0", "id": 99, "method": "ping"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        raw.answer(99).await.unwrap()["result"],
+        json!({}),
+        "the server still answers"
+    );
+    raw.call(100, "list_connector_targets", args(json!({})))
+        .await
+        .unwrap();
+    let call = raw.answer(100).await.unwrap();
+    assert_eq!(
+        call["result"]["isError"], true,
+        "a tool call still runs: {call}"
+    );
+
+    let (status, lines, stderr) = raw.wait().await.unwrap();
+    assert!(status.success());
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for line in lines {
+        let message: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(message["jsonrpc"], "2.0");
+        if message["id"] == 5 {
+            assert_eq!(message["error"]["code"], -32601);
+        }
+    }
+}
