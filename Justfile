@@ -68,4 +68,34 @@ vendor-wit-check: vendor-wit
 
 # everything CI runs, in CI's order
 [group('test')]
-ci: setup check test demo vendor-wit-check
+ci: setup check test demo vendor-wit-check fuzz-smoke
+
+# run every fuzz target for a while (nightly toolchain; installs cargo-fuzz)
+[group('test')]
+fuzz seconds="60":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if ! rustup toolchain list | grep -q '^nightly'; then
+        echo "fuzz: needs a nightly toolchain (rustup toolchain install nightly)" >&2
+        exit 1
+    fi
+    command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+    cd fuzz
+    for target in $(cargo +nightly fuzz list); do
+        echo "fuzz: $target for {{seconds}} s"
+        log=$(mktemp)
+        cargo +nightly fuzz run "$target" -- -max_total_time={{seconds}} 2>&1 | tee "$log" | tail -n 3
+        # A target that did not run is a failure too.
+        grep -q '^Done [1-9][0-9]* runs' "$log" || { echo "fuzz: $target did not run" >&2; exit 1; }
+        rm -f "$log"
+    done
+
+# CI's fuzz smoke: a few seconds of each target wherever nightly exists
+[group('test')]
+fuzz-smoke:
+    #!/usr/bin/env bash
+    if rustup toolchain list | grep -q '^nightly'; then
+        just fuzz 10
+    else
+        echo "fuzz smoke skipped: no nightly toolchain on this machine"
+    fi
