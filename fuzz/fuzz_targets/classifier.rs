@@ -17,7 +17,10 @@ fuzz_target!(|data: &[u8]| {
     let status = 100 + u16::from_le_bytes([*a, *b]) % 500;
     let (tool, arguments) = match c % 3 {
         0 => (ToolName::ListConnectorTargets, json!({})),
-        1 => (ToolName::GetConnectorActionRequest, json!({"request_id": 7})),
+        1 => (
+            ToolName::GetConnectorActionRequest,
+            json!({"request_id": 7}),
+        ),
         _ => (
             ToolName::CallConnectorAction,
             json!({"target_ref": "ssh:4:2", "action_name": "exec", "idempotency_key": "k"}),

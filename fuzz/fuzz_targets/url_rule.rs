@@ -15,13 +15,20 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(again, origin);
         assert!(!text.contains(['?', '#']));
         assert!(origin.admits(Some("http"), &origin.authority()).is_ok());
-        assert!(origin.socket_addrs().iter().all(|addr| addr.ip().is_loopback()));
+        assert!(
+            origin
+                .socket_addrs()
+                .iter()
+                .all(|addr| addr.ip().is_loopback())
+        );
     }
 
     let default = parse_gateway_url(None).expect("the default origin passes");
     if default.admits(Some("http"), text).is_ok() {
         let lower = text.to_ascii_lowercase();
-        let port = lower.strip_prefix("localhost:").expect("only localhost is admitted");
+        let port = lower
+            .strip_prefix("localhost:")
+            .expect("only localhost is admitted");
         assert_eq!(port.parse::<u16>().ok(), Some(3210));
     }
 });
