@@ -161,9 +161,7 @@ fn modern_meta() -> Value {
 
 #[tokio::test]
 async fn the_stateless_era_discovers_and_lists_without_initialize() {
-    let closed = Decoy::bind("127.0.0.1").await.unwrap();
-    let url = format!("http://127.0.0.1:{}", closed.port());
-    drop(closed);
+    let url = crate::support::closed_port_url().await;
     let vars = [
         ("AIPERMISSION_API_URL", url.as_str()),
         ("AIPERMISSION_API_TOKEN", TOKEN),

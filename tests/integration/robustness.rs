@@ -212,11 +212,7 @@ async fn the_largest_allowed_response_fits_and_one_byte_more_is_refused() {
 #[tokio::test]
 async fn bad_client_input_gets_errors_or_silence_and_never_stops_the_server() {
     // A port nothing listens on: the one tool call must fail to connect.
-    let closed = aipermission_testkit::Decoy::bind("127.0.0.1")
-        .await
-        .unwrap();
-    let url = format!("http://127.0.0.1:{}", closed.port());
-    drop(closed);
+    let url = crate::support::closed_port_url().await;
     let vars = [
         ("AIPERMISSION_API_URL", url.as_str()),
         ("AIPERMISSION_API_TOKEN", TOKEN),

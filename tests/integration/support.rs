@@ -50,3 +50,12 @@ pub fn args(value: serde_json::Value) -> serde_json::Map<String, serde_json::Val
         other => panic!("arguments must be an object, not {other}"),
     }
 }
+
+/// The origin of a loopback port that nothing listens on (it was bound
+/// and released), so a request there is refused before dispatch.
+pub async fn closed_port_url() -> String {
+    let closed = aipermission_testkit::Decoy::bind("127.0.0.1")
+        .await
+        .unwrap();
+    format!("http://127.0.0.1:{}", closed.port())
+}

@@ -5,7 +5,7 @@
 //! zero for requests refused locally, exactly one for every mutation.
 
 use aipermission_testkit::client::{McpSession, is_error, text_json};
-use aipermission_testkit::{Decoy, Fault, StandIn, Step};
+use aipermission_testkit::{Fault, StandIn, Step};
 use serde_json::{Value, json};
 
 use crate::support::{TOKEN, binary, gateway};
@@ -71,9 +71,7 @@ fn assert_lost_mutation(envelope: &Value, key: &str) {
 
 #[tokio::test]
 async fn refused_connections_are_plain_errors_even_for_mutations() {
-    let closed = Decoy::bind("127.0.0.1").await.unwrap();
-    let url = format!("http://127.0.0.1:{}", closed.port());
-    drop(closed);
+    let url = crate::support::closed_port_url().await;
     let vars = [
         ("AIPERMISSION_API_URL", url.as_str()),
         ("AIPERMISSION_API_TOKEN", TOKEN),
