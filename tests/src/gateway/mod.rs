@@ -23,8 +23,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
 
-pub use data::Rule;
-use data::Target;
+use data::{Rule, Target};
 pub use script::Step;
 
 /// A request as the stand-in received it.
@@ -198,11 +197,6 @@ impl StandIn {
     pub fn decline(&self, id: u64, note: Option<&str>) -> bool {
         self.lock()
             .settle(id, Settle::Decline(note.map(str::to_owned)))
-    }
-
-    /// A pending or running request completes.
-    pub fn complete(&self, id: u64) -> bool {
-        self.lock().settle(id, Settle::Approve)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
