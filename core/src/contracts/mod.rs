@@ -14,6 +14,7 @@ mod vault;
 
 use serde_json::Value;
 
+pub use connector::STATUSES as CONNECTOR_STATUSES;
 pub use vault::ACTIONS as VAULT_ACTIONS;
 
 /// Which contract an answer must meet, with the identity it is bound to.
