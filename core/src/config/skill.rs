@@ -42,10 +42,8 @@ pub fn validate(text: &str) -> Result<String, String> {
             "its frontmatter must have the exact skill name aipermission-operator",
         ));
     }
-    if !meta["description"]
-        .as_str()
-        .is_some_and(|d| !d.trim().is_empty())
-    {
+    let described = meta["description"].as_str().map(str::trim);
+    if described.is_none_or(str::is_empty) {
         return Err(invalid("its frontmatter must include a description"));
     }
     if text[offset..].trim().is_empty() {
