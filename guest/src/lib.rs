@@ -1,10 +1,12 @@
 //! The `aipermission:bridge` component: the tool catalog and the tool
-//! calls, run by the host in a fresh sandboxed instance per call.
+//! calls, run by the host in a fresh sandboxed instance per call, and the
+//! client config renderers behind `init` and `doctor` (`config.rs`).
 //!
 //! The logic lives in `aipermission-core`; this crate binds it to the WIT
 //! world and to the one capability the host grants, HTTP to the gateway
 //! origin (see `gateway.rs`).
 
+mod config;
 mod gateway;
 
 use aipermission_core::args::{self, GatewayRequest};

@@ -1,8 +1,14 @@
-//! The command line: `serve` (the default) and the built-in help and
-//! version. Clients sometimes pass extra words after `serve`; they are
-//! accepted and ignored, as the Node bridge does.
+//! The command line: `serve` (the default), `init`, `setup`,
+//! `install-skill`, `doctor`, `audit`, and the built-in help and version.
+//! Clients sometimes pass extra words after `serve`; they are accepted and
+//! ignored, as the Node bridge does. The other commands are strict:
+//! unknown, repeated and positional arguments are refused, booleans take
+//! `--flag`, `--flag=true` or `--flag=false`, and `--token` is refused so a
+//! token never lands in shell history.
 
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
 
 /// Sandboxed MCP bridge to the local AIPermission gateway.
 ///
@@ -26,6 +32,19 @@ pub enum Command {
         #[arg(hide = true, trailing_var_arg = true, allow_hyphen_values = true)]
         ignored: Vec<String>,
     },
+    /// Configure one AI client to start this bridge (writes its MCP config)
+    ///
+    /// Writes a server entry that launches this binary with `serve` and the
+    /// gateway URL and token in its environment. The config file is written
+    /// privately (0600), atomically, under a lock, never through a symbolic
+    /// link, and never into a file git tracks unless --force is given.
+    Init(InitArgs),
+    /// Like init, and also install the operator skill for the client
+    Setup(SetupArgs),
+    /// Install the aipermission-operator skill for a client
+    InstallSkill(InstallSkillArgs),
+    /// Check a client's MCP config and skill (exit 1 if a check fails)
+    Doctor(DoctorArgs),
     /// Show the embedded component's hash, imports, exports and limits
     ///
     /// Lists every import of the sandboxed component with the authority
@@ -42,6 +61,140 @@ pub enum Command {
     },
 }
 
+/// Strict booleans: bare is true, `=true`/`=false` work, and the flag
+/// never takes the next word as its value.
+fn boolean(raw: &str) -> Result<bool, String> {
+    match raw {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err("accepts only true or false".to_owned()),
+    }
+}
+
+/// Where user-scope and project-scope files are.
+#[derive(Debug, Args)]
+pub struct Places {
+    /// Use this directory as the home for user-scope paths (client home
+    /// variables such as CODEX_HOME are then ignored).
+    #[arg(long, value_name = "DIR", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub home: Option<String>,
+    /// The project directory for project-scope paths [default: the working directory]
+    #[arg(long, value_name = "DIR", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub project_dir: Option<String>,
+}
+
+impl Places {
+    pub fn home(&self) -> Option<PathBuf> {
+        self.home.as_ref().map(PathBuf::from)
+    }
+    pub fn project_dir(&self) -> Option<PathBuf> {
+        self.project_dir.as_ref().map(PathBuf::from)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The client: codex, claude-code, cursor, vscode, copilot, windsurf,
+    /// antigravity, antigravity-cli, gemini, grok or custom (asked when omitted)
+    #[arg(long, value_name = "ID", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub provider: Option<String>,
+    /// user or project [default: the client's usual scope]
+    #[arg(long, value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub scope: Option<String>,
+    /// The MCP server name [default: aipermission]
+    #[arg(long, value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub name: Option<String>,
+    /// The gateway URL: http on localhost, 127.0.0.1 or [::1]
+    #[arg(long, value_name = "URL", default_value = "http://localhost:3210",
+          value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub api_url: String,
+    /// Read the token from stdin instead of the hidden prompt
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value = "false", value_parser = boolean)]
+    pub token_stdin: bool,
+    /// Print the config entry (with YOUR_TOKEN_HERE) and write nothing
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value = "false", value_parser = boolean)]
+    pub print: bool,
+    /// Write the token even into a config file git tracks
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value = "false", value_parser = boolean)]
+    pub force: bool,
+    /// Refused: a token on the command line ends up in shell history
+    #[arg(long, hide = true, num_args = 0..=1, action = ArgAction::Append)]
+    pub token: Option<Vec<String>>,
+    #[command(flatten)]
+    pub places: Places,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    #[command(flatten)]
+    pub init: InitArgs,
+    /// user or project for the skill [default: --scope, else the client's usual]
+    #[arg(long, value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub skill_scope: Option<String>,
+    /// A local SKILL.md to install instead of the bundled one
+    #[arg(long, value_name = "FILE", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub skill_source: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallSkillArgs {
+    /// The client (custom prints the skill) [default: codex]
+    #[arg(long, value_name = "ID", default_value = "codex",
+          value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub client: String,
+    /// user or project [default: the client's usual scope]
+    #[arg(long, value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub scope: Option<String>,
+    /// A local SKILL.md to install instead of the bundled one (no URLs)
+    #[arg(long, value_name = "FILE", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub source: Option<String>,
+    /// Refused: a token on the command line ends up in shell history
+    #[arg(long, hide = true, num_args = 0..=1, action = ArgAction::Append)]
+    pub token: Option<Vec<String>>,
+    #[command(flatten)]
+    pub places: Places,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The client to check
+    #[arg(long, value_name = "ID", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub client: Option<String>,
+    /// The same as --client
+    #[arg(long, value_name = "ID", conflicts_with = "client",
+          value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub provider: Option<String>,
+    /// user or project for both checks [default: the client's usual scopes]
+    #[arg(long, value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub scope: Option<String>,
+    /// The scope of the MCP config check
+    #[arg(long, value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub mcp_scope: Option<String>,
+    /// The scope of the skill check
+    #[arg(long, value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub skill_scope: Option<String>,
+    /// The MCP server name [default: aipermission]
+    #[arg(long, value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub name: Option<String>,
+    /// Also call list_connector_targets through the sandbox with the
+    /// configured URL and token, and report what the gateway answers
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value = "false", value_parser = boolean)]
+    pub live: bool,
+    /// Refused: a token on the command line ends up in shell history
+    #[arg(long, hide = true, num_args = 0..=1, action = ArgAction::Append)]
+    pub token: Option<Vec<String>>,
+    #[command(flatten)]
+    pub places: Places,
+}
+
+/// The answer to `--token`, checked before anything else runs.
+pub const TOKEN_FLAG_REFUSED: &str =
+    "--token is not supported; use the hidden prompt or --token-stdin";
+
 const AFTER_HELP: &str = "\
 Environment (read by serve):
   AIPERMISSION_API_URL          gateway origin on loopback [default: http://localhost:3210]
@@ -49,7 +202,11 @@ Environment (read by serve):
   AIPERMISSION_HTTP_TIMEOUT_MS  deadline per gateway request [default: 95000, max: 600000]
   AIPERMISSION_MCP_LOG          log filter for stderr [default: warn]
 
-An MCP client starts the server with a config entry such as:
+Security: give the token at the hidden prompt or with --token-stdin; the API
+URL must point to localhost, 127.0.0.1 or [::1].
+
+`aipermission-mcp init --provider codex` writes a client's config; an MCP
+client then starts the server with an entry such as:
   {\"command\": \"/path/to/aipermission-mcp\", \"args\": [\"serve\"],
    \"env\": {\"AIPERMISSION_API_URL\": \"http://localhost:3210\",
            \"AIPERMISSION_API_TOKEN\": \"<your token>\"}}
@@ -83,5 +240,44 @@ mod tests {
             );
         }
         assert!(Cli::try_parse_from(["aipermission-mcp", "bogus"]).is_err());
+    }
+
+    fn init(args: &[&str]) -> Result<InitArgs, clap::Error> {
+        let argv = ["aipermission-mcp", "init"].iter().chain(args);
+        match Cli::try_parse_from(argv)?.command {
+            Some(Command::Init(init)) => Ok(init),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn booleans_are_strict_and_never_take_the_next_word() {
+        let parsed = init(&["--token-stdin=false", "--print=true", "--force"]).unwrap();
+        assert!(!parsed.token_stdin && parsed.print && parsed.force);
+        assert!(init(&["--print=yes"]).is_err());
+        assert!(init(&["--print", "codex"]).is_err(), "a positional word");
+    }
+
+    #[test]
+    fn unknown_repeated_empty_and_positional_arguments_are_refused() {
+        use clap::error::ErrorKind;
+        let kind = |args: &[&str]| init(args).unwrap_err().kind();
+        assert_eq!(kind(&["--install-skill"]), ErrorKind::UnknownArgument);
+        assert_eq!(
+            kind(&["--name", "a", "--name", "b"]),
+            ErrorKind::ArgumentConflict
+        );
+        assert_eq!(kind(&["--name="]), ErrorKind::InvalidValue);
+        assert_eq!(kind(&["--name", "--print"]), ErrorKind::InvalidValue);
+        assert_eq!(kind(&["codex"]), ErrorKind::UnknownArgument);
+        let parsed = init(&["--provider=codex", "--api-url", "http://127.0.0.1:1"]).unwrap();
+        assert_eq!(parsed.provider.as_deref(), Some("codex"));
+    }
+
+    #[test]
+    fn a_token_flag_is_parsed_only_to_be_refused() {
+        assert!(init(&["--token", "x"]).unwrap().token.is_some());
+        assert!(init(&["--token"]).unwrap().token.is_some());
+        assert!(init(&[]).unwrap().token.is_none());
     }
 }

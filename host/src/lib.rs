@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod cache;
 pub mod cli;
+pub mod configure;
 pub mod egress;
 pub mod runtime;
 pub mod serve;

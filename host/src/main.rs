@@ -4,19 +4,30 @@
 
 use std::process::ExitCode;
 
+use aipermission_mcp::configure::{self, terminal::Interrupted};
 use aipermission_mcp::{audit, cli, serve};
 use clap::Parser;
 
 fn main() -> ExitCode {
+    std::sync::LazyLock::force(&configure::lock::PROCESS_STARTED);
     let cli = cli::Cli::parse();
     init_logging();
 
+    use cli::Command;
     let result = match cli.command {
-        None | Some(cli::Command::Serve { .. }) => serve::run(),
-        Some(cli::Command::Audit { json, component }) => audit::run(json, component.as_deref()),
+        None | Some(Command::Serve { .. }) => serve::run(),
+        Some(Command::Init(args)) => configure::init::run_init(args),
+        Some(Command::Setup(args)) => configure::init::run_setup(args),
+        Some(Command::InstallSkill(args)) => configure::skill::run(args),
+        Some(Command::Doctor(args)) => configure::doctor::run(args),
+        Some(Command::Audit { json, component }) => audit::run(json, component.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if err.is::<Interrupted>() => {
+            eprintln!("aipermission-mcp: {err}");
+            ExitCode::from(130)
+        }
         Err(err) => {
             eprintln!("aipermission-mcp: {err:#}");
             ExitCode::FAILURE

@@ -35,6 +35,7 @@ wasmtime::component::bindgen!({
     },
 });
 
+pub use exports::aipermission::bridge::config;
 pub use exports::aipermission::bridge::tools::{CallContext, CallResult, TokenState, Tool};
 
 /// The component, built from `guest/` by `build.rs`.
@@ -71,6 +72,10 @@ const GUEST_OUTPUT_CAP: usize = 64 * 1024;
 /// Deadline for listing the tools at start, which does no I/O.
 const LIST_DEADLINE: Duration = Duration::from_secs(2);
 
+/// Deadline for one `config` function (text in, text out; a large config
+/// file takes milliseconds).
+const CONFIG_DEADLINE: Duration = Duration::from_secs(10);
+
 /// The engine, the pre-linked component and the per-call settings.
 pub struct Runtime {
     engine: Engine,
@@ -84,7 +89,7 @@ pub struct Runtime {
 }
 
 /// What one call's store holds.
-struct CallState {
+pub struct CallState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     table: ResourceTable,
@@ -257,6 +262,15 @@ impl Runtime {
         interrupted(name, arguments, cause, dispatched.load(Ordering::SeqCst))
     }
 
+    /// An instance for the `config` interface, kept for a whole command
+    /// (`init`, `doctor`, …). Make the runtime with a policy that admits
+    /// nothing: a rendered config holds the token.
+    pub async fn config_instance(&self) -> Result<ConfigInstance> {
+        let (mut store, _) = self.store();
+        let bridge = self.pre.instantiate_async(&mut store).await?;
+        Ok(ConfigInstance { store, bridge })
+    }
+
     /// A store with an empty WASI context, the egress hooks and the caps.
     fn store(&self) -> (Store<CallState>, Arc<AtomicBool>) {
         let dispatched = Arc::new(AtomicBool::new(false));
@@ -285,6 +299,28 @@ impl Runtime {
         store.set_epoch_deadline(1);
         store.epoch_deadline_async_yield_and_update(1);
         (store, dispatched)
+    }
+}
+
+/// The component's `config` interface in one instance, with a store that
+/// has the same caps as a tool call's.
+pub struct ConfigInstance {
+    store: Store<CallState>,
+    bridge: Bridge,
+}
+
+impl ConfigInstance {
+    /// Runs one `config` function under the listing deadline; a trap or a
+    /// timeout is an error.
+    pub async fn run<T>(
+        &mut self,
+        call: impl AsyncFnOnce(&config::Guest, &mut Store<CallState>) -> wasmtime::Result<T>,
+    ) -> Result<T> {
+        let guest = self.bridge.aipermission_bridge_config();
+        match tokio::time::timeout(CONFIG_DEADLINE, call(guest, &mut self.store)).await {
+            Ok(result) => result.map_err(|trap| anyhow::anyhow!("the component failed: {trap:#}")),
+            Err(_) => anyhow::bail!("the component did not answer in time"),
+        }
     }
 }
 

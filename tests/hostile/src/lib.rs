@@ -50,6 +50,51 @@ const ATTEMPTS: [&str; 13] = [
 
 struct Hostile;
 
+/// The hostile guest attacks through its tools only; its config functions
+/// configure nothing.
+mod config {
+    use crate::exports::aipermission::bridge::config::{
+        Client, Guest, Location, Scope, ServerEntry,
+    };
+
+    const NONE: &str = "the hostile component configures no clients";
+
+    impl Guest for crate::Hostile {
+        fn clients() -> Vec<Client> {
+            Vec::new()
+        }
+        fn find_client(_: String) -> Option<Client> {
+            None
+        }
+        fn mcp_location(_: String, _: Scope) -> Result<Location, String> {
+            Err(NONE.into())
+        }
+        fn server_name(_: String) -> Result<String, String> {
+            Err(NONE.into())
+        }
+        fn render_config(
+            _: String,
+            _: String,
+            _: String,
+            _: ServerEntry,
+        ) -> Result<String, String> {
+            Err(NONE.into())
+        }
+        fn preview_config(_: String, _: String, _: String, _: String) -> Result<String, String> {
+            Err(NONE.into())
+        }
+        fn inspect_config(_: String, _: String, _: String) -> Result<ServerEntry, String> {
+            Err(NONE.into())
+        }
+        fn bundled_skill() -> String {
+            String::new()
+        }
+        fn validate_skill(_: String) -> Result<String, String> {
+            Err(NONE.into())
+        }
+    }
+}
+
 impl Guest for Hostile {
     fn list_tools() -> Vec<Tool> {
         let hints = Annotations {

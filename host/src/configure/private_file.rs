@@ -1,0 +1,391 @@
+//! Writing a client's config (or skill, or git exclude) file safely: under
+//! the setup lock, never through a symbolic link, atomically (a private
+//! temp file, fsynced, then renamed over the old one, then the directory
+//! fsynced), only if the file did not change while the new text was being
+//! prepared, and keeping the previous version in a one-slot recovery
+//! directory beside it. POSIX only; Windows ACLs are out of scope.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use super::lock::{self, Lock};
+
+/// Temp and staging files older than this are left by a crash; removed.
+const STALE_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// How a file is written.
+#[derive(Clone, Copy, Debug)]
+pub struct Mode {
+    /// Permission bits of the file.
+    pub file: u32,
+    /// Permission bits of directories this write creates.
+    pub dirs: u32,
+    /// Keep the previous content in `.<name>.aipermission-recovery/previous`.
+    pub recovery: bool,
+}
+
+/// Config files: they hold a token.
+pub const PRIVATE: Mode = Mode {
+    file: 0o600,
+    dirs: 0o700,
+    recovery: true,
+};
+
+/// Skill files: instructions anyone may read.
+pub const PUBLIC: Mode = Mode {
+    file: 0o644,
+    dirs: 0o755,
+    recovery: false,
+};
+
+/// A file inside a trusted directory (the home or the project directory).
+/// Every directory between the two must be a real directory.
+#[derive(Clone, Debug)]
+pub struct Destination {
+    pub root: PathBuf,
+    pub file: PathBuf,
+}
+
+impl Destination {
+    /// `root` joined with a relative `/`-separated path; `..`, absolute
+    /// parts and an empty name are refused.
+    pub fn new(root: &Path, relative: &str) -> Result<Destination> {
+        let rel = Path::new(relative);
+        let plain = rel.components().all(|c| matches!(c, Component::Normal(_)));
+        if !plain || rel.file_name().is_none() {
+            bail!(
+                "refusing the path {relative}: it must stay inside {}",
+                root.display()
+            );
+        }
+        Ok(Destination {
+            root: root.to_owned(),
+            file: root.join(rel),
+        })
+    }
+
+    fn dir(&self) -> &Path {
+        self.file.parent().expect("a destination has a parent")
+    }
+
+    fn base(&self) -> String {
+        self.file
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// `.<name>.aipermission-recovery`.
+    pub fn recovery_dir(&self) -> PathBuf {
+        self.dir()
+            .join(format!(".{}.aipermission-recovery", self.base()))
+    }
+
+    /// The directories from the root to the file, each checked: symlinks
+    /// refused, missing ones returned in order.
+    fn check_path(&self) -> Result<Vec<PathBuf>> {
+        let mut missing = Vec::new();
+        let rel = self.dir().strip_prefix(&self.root).unwrap_or(Path::new(""));
+        let mut at = self.root.clone();
+        for step in std::iter::once(None).chain(rel.components().map(Some)) {
+            if let Some(step) = step {
+                at.push(step);
+            }
+            match fs::symlink_metadata(&at) {
+                Ok(meta) if meta.file_type().is_symlink() => bail!(
+                    "Refusing private config path through symbolic link or junction: {}",
+                    at.display()
+                ),
+                Ok(meta) if !meta.is_dir() => bail!("{} is not a directory", at.display()),
+                Ok(_) => {}
+                Err(err) if err.kind() == ErrorKind::NotFound => missing.push(at.clone()),
+                Err(err) => return Err(err).context(format!("cannot inspect {}", at.display())),
+            }
+        }
+        Ok(missing)
+    }
+
+    /// Refuses a destination that is a link or not a regular file.
+    pub fn check_file(&self) -> Result<Option<fs::Metadata>> {
+        self.check_path()?;
+        match fs::symlink_metadata(&self.file) {
+            Ok(meta) if meta.file_type().is_symlink() => bail!(
+                "Refusing to replace symbolic-link config: {}",
+                self.file.display()
+            ),
+            Ok(meta) if !meta.is_file() => bail!("{} is not a regular file", self.file.display()),
+            Ok(meta) => Ok(Some(meta)),
+            Err(err) if err.kind() == ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(err).context(format!("cannot inspect {}", self.file.display())),
+        }
+    }
+}
+
+/// What a write did.
+#[derive(Debug)]
+pub struct Written {
+    /// Where the previous content was kept, when there was a file before.
+    pub recovery: Option<PathBuf>,
+}
+
+/// The existing file as read under the lock, to compare before replacing.
+#[derive(PartialEq, Eq)]
+struct Snapshot {
+    bytes: Vec<u8>,
+    identity: Option<(u64, u64, u64, i64, i64, i64, i64, u32, u32)>,
+}
+
+impl Snapshot {
+    fn take(dest: &Destination) -> Result<Snapshot> {
+        let Some(_) = dest.check_file()? else {
+            return Ok(Snapshot {
+                bytes: Vec::new(),
+                identity: None,
+            });
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&dest.file)
+            .with_context(|| format!("cannot open {}", dest.file.display()))?;
+        let meta = file.metadata()?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .with_context(|| format!("cannot read {}", dest.file.display()))?;
+        let identity = (
+            meta.dev(),
+            meta.ino(),
+            meta.size(),
+            meta.mtime(),
+            meta.mtime_nsec(),
+            meta.ctime(),
+            meta.ctime_nsec(),
+            meta.mode(),
+            meta.uid(),
+        );
+        Ok(Snapshot {
+            bytes,
+            identity: Some(identity),
+        })
+    }
+}
+
+/// Writes `dest` under its lock. `precheck` runs twice under the lock,
+/// before reading and right before replacing (the git checks live there);
+/// `render` turns the current text into the new one. Any failure leaves
+/// the file as it was.
+pub fn write(
+    dest: &Destination,
+    mode: Mode,
+    precheck: &mut dyn FnMut() -> Result<()>,
+    render: &mut dyn FnMut(&str) -> Result<String>,
+) -> Result<Written> {
+    for dir in dest.check_path()? {
+        fs::DirBuilder::new()
+            .mode(mode.dirs)
+            .create(&dir)
+            .or_else(|err| match err.kind() {
+                ErrorKind::AlreadyExists => Ok(()),
+                _ => Err(err),
+            })
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let _lock = Lock::acquire(&dest.file)?;
+    remove_stale(dest);
+
+    precheck()?;
+    let before = Snapshot::take(dest)?;
+    let text = std::str::from_utf8(&before.bytes).map_err(|_| {
+        anyhow!(
+            "{} is not UTF-8 text; the existing file was left unchanged",
+            dest.file.display()
+        )
+    })?;
+    let new_text = render(text)?;
+
+    let temp = TempFile::create(dest, mode.file)?;
+    temp.fill(new_text.as_bytes())?;
+
+    precheck()?;
+    if Snapshot::take(dest)? != before {
+        bail!(
+            "AIPERMISSION_CONFIG_CHANGED: Config changed while preparing an update: {}. \
+             Review the current file and retry.",
+            dest.file.display()
+        );
+    }
+    let recovery = match (mode.recovery, before.identity) {
+        (true, Some(_)) => Some(keep_previous(dest, &before.bytes)?),
+        _ => None,
+    };
+    match before.identity {
+        Some(_) => fs::rename(&temp.path, &dest.file)
+            .with_context(|| format!("cannot replace {}", dest.file.display()))?,
+        None => publish_fresh(&temp.path, dest, new_text.as_bytes(), mode.file)?,
+    }
+    File::open(dest.dir())
+        .and_then(|dir| dir.sync_all())
+        .with_context(|| {
+            format!(
+                "the new file is in place at {}, but its directory could not be synced",
+                dest.file.display()
+            )
+        })?;
+    Ok(Written { recovery })
+}
+
+/// Publishes a file that did not exist: a link that fails if someone
+/// created the file meanwhile, so a late creation wins.
+fn publish_fresh(temp: &Path, dest: &Destination, bytes: &[u8], mode: u32) -> Result<()> {
+    match fs::hard_link(temp, &dest.file) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == ErrorKind::AlreadyExists => bail!(
+            "AIPERMISSION_CONFIG_CHANGED: {} was created by someone else while preparing an \
+             update. Review it and retry.",
+            dest.file.display()
+        ),
+        // Filesystems without hard links: an exclusive create instead.
+        Err(_) => {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&dest.file)
+                .map_err(|err| match err.kind() {
+                    ErrorKind::AlreadyExists => anyhow!(
+                        "AIPERMISSION_CONFIG_CHANGED: {} was created by someone else",
+                        dest.file.display()
+                    ),
+                    _ => anyhow!(err).context(format!("cannot create {}", dest.file.display())),
+                })?;
+            file.write_all(bytes)
+                .and_then(|()| file.sync_all())
+                .map_err(|err| {
+                    anyhow!(
+                        "AIPERMISSION_CONFIG_CREATION_INCOMPLETE: {} was created but not fully \
+                         written ({err}); it is private, review it and retry",
+                        dest.file.display()
+                    )
+                })
+        }
+    }
+}
+
+/// Keeps the previous content in the recovery slot: a hard link to the
+/// old file when it is ours, else a byte-exact copy of what was read.
+fn keep_previous(dest: &Destination, bytes: &[u8]) -> Result<PathBuf> {
+    let dir = dest.recovery_dir();
+    match fs::symlink_metadata(&dir) {
+        Ok(meta) if meta.file_type().is_symlink() || !meta.is_dir() => bail!(
+            "Refusing private config path through symbolic link or junction: {}",
+            dir.display()
+        ),
+        Ok(_) => {}
+        Err(_) => fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?,
+    }
+    let candidate = dir.join("candidate");
+    let previous = dir.join("previous");
+    // SAFETY: geteuid has no preconditions.
+    let ours = fs::symlink_metadata(&dest.file)?.uid() == unsafe { libc::geteuid() };
+    let linked = ours && fs::hard_link(&dest.file, &candidate).is_ok();
+    if !linked {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&candidate)
+            .with_context(|| format!("cannot create {}", candidate.display()))?;
+        file.write_all(bytes).and_then(|()| file.sync_all())?;
+    }
+    fs::rename(&candidate, &previous)
+        .with_context(|| format!("cannot keep the previous config at {}", previous.display()))?;
+    Ok(previous)
+}
+
+/// A temp file beside the destination, removed unless it was renamed.
+struct TempFile {
+    path: PathBuf,
+}
+
+impl TempFile {
+    fn create(dest: &Destination, mode: u32) -> Result<TempFile> {
+        let name = format!(
+            ".{}.aipermission-{}-{}.tmp",
+            dest.base(),
+            std::process::id(),
+            lock::random_hex(8)?
+        );
+        let path = dest.dir().join(name);
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .with_context(|| format!("cannot create a temp file in {}", dest.dir().display()))?;
+        let temp = TempFile { path };
+        // Whatever the umask did, set the mode while the file is empty.
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
+        Ok(temp)
+    }
+
+    fn fill(&self, bytes: &[u8]) -> Result<()> {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&self.path)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        // After a rename there is nothing here to remove.
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Removes temp files and staging directories of this destination that a
+/// crash left behind more than a day ago. Fresh ones may belong to a
+/// running writer on another path and are left alone.
+fn remove_stale(dest: &Destination) {
+    let prefix = format!(".{}.aipermission-", dest.base());
+    let Ok(entries) = fs::read_dir(dest.dir()) else {
+        return;
+    };
+    let now = SystemTime::now();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let temp = rest.ends_with(".tmp");
+        let stage = rest.starts_with("stage-");
+        let Ok(meta) = entry.path().symlink_metadata() else {
+            continue;
+        };
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .is_some_and(|age| age > STALE_AFTER);
+        if old && temp && meta.is_file() {
+            let _ = fs::remove_file(entry.path());
+        } else if old && stage && meta.is_dir() {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
