@@ -11,12 +11,14 @@ bin := "target/debug/aipermission-mcp"
 default:
     @just --list
 
-# install what building and testing need: the wasm target, the Python client
+# install what building and testing need: the wasm target, the Python
+# client and parsers, and VS Code's JSONC parser for Node
 [group('setup')]
 setup:
     rustup target add wasm32-wasip2
     test -x .venv/bin/python || python3 -m venv .venv
     .venv/bin/python -m pip install -q -r requirements-dev.txt
+    npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 
 # build the server (the component is built and embedded by host/build.rs)
 [group('build')]

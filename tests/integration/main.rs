@@ -3,6 +3,7 @@
 
 mod cancel;
 mod cli;
+mod configure;
 mod egress;
 mod flow;
 mod handshake;

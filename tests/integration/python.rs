@@ -9,7 +9,7 @@ use crate::support::{TOKEN, binary, gateway, workspace};
 
 /// The interpreter with the `mcp` package: `AIPERMISSION_TEST_PYTHON`,
 /// else the project's `.venv` made by `just setup`.
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     if let Some(path) = std::env::var_os("AIPERMISSION_TEST_PYTHON") {
         return path.into();
     }

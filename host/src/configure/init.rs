@@ -93,7 +93,7 @@ fn run(args: InitArgs, skill_choice: Option<SkillChoice>) -> Result<()> {
 
     // setup: the skill is checked before the config is written.
     let prepared = match &skill_choice {
-        Some(choice) if !(args.print && !custom) => Some(skill::prepare(
+        Some(choice) if !args.print || custom => Some(skill::prepare(
             &mut component,
             &places,
             &client,

@@ -138,8 +138,11 @@ pub struct Written {
 #[derive(PartialEq, Eq)]
 struct Snapshot {
     bytes: Vec<u8>,
-    identity: Option<(u64, u64, u64, i64, i64, i64, i64, u32, u32)>,
+    identity: Option<Identity>,
 }
+
+/// Device, inode, size, modification and change times, mode and owner.
+type Identity = (u64, u64, u64, (i64, i64), (i64, i64), u32, u32);
 
 impl Snapshot {
     fn take(dest: &Destination) -> Result<Snapshot> {
@@ -162,10 +165,8 @@ impl Snapshot {
             meta.dev(),
             meta.ino(),
             meta.size(),
-            meta.mtime(),
-            meta.mtime_nsec(),
-            meta.ctime(),
-            meta.ctime_nsec(),
+            (meta.mtime(), meta.mtime_nsec()),
+            (meta.ctime(), meta.ctime_nsec()),
             meta.mode(),
             meta.uid(),
         );
