@@ -390,3 +390,108 @@ fn remove_stale(dest: &Destination) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("aipm-pf-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn listing(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_precheck_that_fails_just_before_the_write_changes_nothing() {
+        let root = scratch("precheck");
+        let dest = Destination::new(&root, "config.json").unwrap();
+        fs::write(&dest.file, "old").unwrap();
+        let mut calls = 0;
+        let mut precheck = || {
+            calls += 1;
+            match calls {
+                1 => Ok(()),
+                _ => bail!("tracked now"),
+            }
+        };
+        let err = write(&dest, PRIVATE, &mut precheck, &mut |_| Ok("new".into())).unwrap_err();
+        assert_eq!(err.to_string(), "tracked now");
+        assert_eq!(calls, 2);
+        assert_eq!(fs::read_to_string(&dest.file).unwrap(), "old");
+        assert_eq!(listing(&root), ["config.json"], "no temp file or lock left");
+    }
+
+    #[test]
+    fn a_file_changed_while_rendering_is_not_overwritten() {
+        let root = scratch("changed");
+        let dest = Destination::new(&root, "config.toml").unwrap();
+        fs::write(&dest.file, "a = 1\n").unwrap();
+        let file = dest.file.clone();
+        let mut render = |_: &str| {
+            fs::write(&file, "a = 2\n").unwrap();
+            Ok("a = 3\n".to_owned())
+        };
+        let err = write(&dest, PRIVATE, &mut || Ok(()), &mut render).unwrap_err();
+        assert!(
+            err.to_string().starts_with("AIPERMISSION_CONFIG_CHANGED"),
+            "{err}"
+        );
+        assert_eq!(fs::read_to_string(&dest.file).unwrap(), "a = 2\n");
+        assert_eq!(listing(&root), ["config.toml"]);
+    }
+
+    #[test]
+    fn a_file_created_by_someone_else_meanwhile_wins() {
+        let root = scratch("late");
+        let dest = Destination::new(&root, "mcp.json").unwrap();
+        let file = dest.file.clone();
+        let mut render = |_: &str| {
+            fs::write(&file, "theirs").unwrap();
+            Ok("ours".to_owned())
+        };
+        let err = write(&dest, PRIVATE, &mut || Ok(()), &mut render).unwrap_err();
+        assert!(
+            err.to_string().starts_with("AIPERMISSION_CONFIG_CHANGED"),
+            "{err}"
+        );
+        assert_eq!(fs::read_to_string(&dest.file).unwrap(), "theirs");
+    }
+
+    #[test]
+    fn a_foreign_recovery_candidate_stops_the_write() {
+        let root = scratch("candidate");
+        let dest = Destination::new(&root, "mcp.json").unwrap();
+        fs::write(&dest.file, "old").unwrap();
+        fs::create_dir(dest.recovery_dir()).unwrap();
+        fs::write(dest.recovery_dir().join("candidate"), "planted").unwrap();
+        assert!(write(&dest, PRIVATE, &mut || Ok(()), &mut |_| Ok("new".into())).is_err());
+        assert_eq!(fs::read_to_string(&dest.file).unwrap(), "old");
+        assert_eq!(
+            fs::read_to_string(dest.recovery_dir().join("candidate")).unwrap(),
+            "planted"
+        );
+    }
+
+    #[test]
+    fn files_are_private_or_public_as_asked_and_paths_stay_inside() {
+        let root = scratch("modes");
+        for (name, mode, bits) in [("a/secret", PRIVATE, 0o600), ("b/skill", PUBLIC, 0o644)] {
+            let dest = Destination::new(&root, name).unwrap();
+            write(&dest, mode, &mut || Ok(()), &mut |_| Ok("x".into())).unwrap();
+            let meta = fs::metadata(&dest.file).unwrap();
+            assert_eq!(meta.permissions().mode() & 0o777, bits);
+        }
+        assert!(Destination::new(&root, "../escape").is_err());
+        assert!(Destination::new(&root, "/etc/passwd").is_err());
+    }
+}

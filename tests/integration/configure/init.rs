@@ -445,3 +445,18 @@ fn concurrent_inits_for_two_names_both_land() {
         assert_eq!(dir.len(), 1, "only the config is left: {dir:?}");
     }
 }
+
+#[test]
+fn init_leaves_the_compiled_component_cached_for_the_clients_first_start() {
+    let sandbox = Sandbox::new("warm-cache");
+    let cache = sandbox.root.join("cache");
+    fs::create_dir(&cache).unwrap();
+    fs::set_permissions(&cache, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let mut command = sandbox.command(&["init", "--provider", "codex", "--print"]);
+    command.env("XDG_CACHE_HOME", &cache);
+    sandbox.run_command(command, "").expect_ok();
+    let entries = fs::read_dir(cache.join("aipermission-mcp"))
+        .unwrap()
+        .count();
+    assert_eq!(entries, 1, "one compiled component in the cache");
+}
