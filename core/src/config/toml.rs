@@ -16,6 +16,7 @@ pub fn render(
     entry: &Value,
 ) -> Result<String, RenderError> {
     let mut doc = parse(existing)?;
+    let last = last_position(doc.as_table());
     let servers = doc
         .entry(root_key)
         .or_insert_with(|| {
@@ -30,6 +31,14 @@ pub fn render(
             ))
         })?;
     servers.remove(name);
+
+    // Comments after the last table stay last; no trailing blank lines.
+    let trailing = doc.trailing().as_str().unwrap_or("").trim_end().to_owned();
+    doc.set_trailing(trailing.clone());
+    let nothing_before = doc.to_string().lines().all(|line| {
+        let line = line.trim();
+        line.is_empty() || line.starts_with('#')
+    });
 
     let mut table = Table::new();
     let mut env = Table::new();
@@ -47,21 +56,24 @@ pub fn render(
         }
     }
     table.insert("enabled", value(true));
-    table.decor_mut().set_prefix("\n");
+    // After every table already in the file, whatever their order, and
+    // after one blank line.
+    table.set_position(Some(last + 1));
+    env.set_position(Some(last + 2));
+    table
+        .decor_mut()
+        .set_prefix(if nothing_before { "" } else { "\n" });
     env.decor_mut().set_prefix("\n");
+    let servers = doc
+        .get_mut(root_key)
+        .and_then(Item::as_table_mut)
+        .expect("the servers table was made above");
     table.insert("env", Item::Table(env));
     servers.insert(name, Item::Table(table));
 
-    // The new tables go last, after one blank line.
-    let trailing = doc.trailing().as_str().unwrap_or("").trim_end().to_owned();
-    doc.set_trailing(trailing);
     let mut text = doc.to_string();
-    let body_end = text.trim_end().len();
-    text.truncate(body_end);
+    text.truncate(text.trim_end().len());
     text.push('\n');
-    if text.starts_with('\n') {
-        text.remove(0);
-    }
 
     // Parse what will be written: it must hold exactly the entry.
     let written = parse(&text).ok().and_then(|d| {
@@ -76,6 +88,20 @@ pub fn render(
             "Could not safely update TOML config; the existing file was left unchanged".into(),
         )),
     }
+}
+
+/// The largest document position of any table, at any depth.
+fn last_position(table: &Table) -> isize {
+    let mut last = table.position().unwrap_or(0);
+    for (_, item) in table.iter() {
+        let nested = match item {
+            Item::Table(t) => last_position(t),
+            Item::ArrayOfTables(tables) => tables.iter().map(last_position).max().unwrap_or(0),
+            _ => 0,
+        };
+        last = last.max(nested);
+    }
+    last
 }
 
 /// Parses a TOML config; the error names the line only, never content.
@@ -213,6 +239,18 @@ mod tests {
             1,
             "{twice}"
         );
+    }
+
+    #[test]
+    fn the_server_goes_after_every_table_whatever_their_order() {
+        // Found by the config_render fuzz target: a table declared after a
+        // nested one used to end up below ours.
+        let existing = "model = \"o\"\n[mcp.sermers.x]\ncommand = \"o\"\n[mcp]\nn = 0\n";
+        let once = render(existing, "mcp_servers", "aipermission", &entry("t")).unwrap();
+        assert!(once.starts_with(existing), "{once}");
+        assert!(once.ends_with("AIPERMISSION_API_TOKEN = \"t\"\n"), "{once}");
+        let twice = render(&once, "mcp_servers", "aipermission", &entry("t")).unwrap();
+        assert_eq!(twice, once);
     }
 
     #[test]
