@@ -70,7 +70,20 @@ vendor-wit-check: vendor-wit
 
 # everything CI runs, in CI's order
 [group('test')]
-ci: setup check test demo vendor-wit-check fuzz-smoke
+ci: setup check test demo bench-smoke vendor-wit-check fuzz-smoke
+
+# measure start-up, per-call latency against direct HTTP, throughput and
+# memory on release builds; `just bench --json FILE` also writes JSON
+[group('test')]
+bench *args:
+    cargo build --release -p aipermission-mcp -p aipermission-testkit --bin aipermission-mcp --bin bench
+    target/release/bench target/release/aipermission-mcp {{args}}
+
+# one iteration of the benchmark on the dev build, so the harness cannot rot
+[group('test')]
+bench-smoke:
+    cargo build -p aipermission-mcp -p aipermission-testkit --bin aipermission-mcp --bin bench
+    target/debug/bench {{bin}} --iterations 1
 
 # run every fuzz target for a while (nightly toolchain; installs cargo-fuzz)
 [group('test')]
