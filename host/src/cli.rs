@@ -120,9 +120,6 @@ pub struct InitArgs {
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
           default_missing_value = "true", default_value = "false", value_parser = boolean)]
     pub force: bool,
-    /// Refused: a token on the command line ends up in shell history
-    #[arg(long, hide = true, num_args = 0..=1, action = ArgAction::Append)]
-    pub token: Option<Vec<String>>,
     #[command(flatten)]
     pub places: Places,
 }
@@ -151,9 +148,6 @@ pub struct InstallSkillArgs {
     /// A local SKILL.md to install instead of the bundled one (no URLs)
     #[arg(long, value_name = "FILE", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub source: Option<String>,
-    /// Refused: a token on the command line ends up in shell history
-    #[arg(long, hide = true, num_args = 0..=1, action = ArgAction::Append)]
-    pub token: Option<Vec<String>>,
     #[command(flatten)]
     pub places: Places,
 }
@@ -184,9 +178,6 @@ pub struct DoctorArgs {
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
           default_missing_value = "true", default_value = "false", value_parser = boolean)]
     pub live: bool,
-    /// Refused: a token on the command line ends up in shell history
-    #[arg(long, hide = true, num_args = 0..=1, action = ArgAction::Append)]
-    pub token: Option<Vec<String>>,
     #[command(flatten)]
     pub places: Places,
 }
@@ -194,6 +185,21 @@ pub struct DoctorArgs {
 /// The answer to `--token`, checked before anything else runs.
 pub const TOKEN_FLAG_REFUSED: &str =
     "--token is not supported; use the hidden prompt or --token-stdin";
+
+/// Whether the command line gives a configuring command a `--token`: it
+/// is refused before the other arguments are read, so the guidance wins
+/// over any other complaint and the value is never repeated.
+pub fn gives_token_flag(args: &[std::ffi::OsString]) -> bool {
+    let configuring = ["init", "setup", "install-skill", "doctor"];
+    let Some(command) = args.get(1).and_then(|a| a.to_str()) else {
+        return false;
+    };
+    configuring.contains(&command)
+        && args[2..].iter().any(|arg| {
+            let arg = arg.to_string_lossy();
+            arg == "--token" || arg.starts_with("--token=")
+        })
+}
 
 const AFTER_HELP: &str = "\
 Environment (read by serve):
@@ -275,9 +281,15 @@ mod tests {
     }
 
     #[test]
-    fn a_token_flag_is_parsed_only_to_be_refused() {
-        assert!(init(&["--token", "x"]).unwrap().token.is_some());
-        assert!(init(&["--token"]).unwrap().token.is_some());
-        assert!(init(&[]).unwrap().token.is_none());
+    fn a_token_flag_is_caught_before_anything_else() {
+        let argv =
+            |words: &[&str]| -> Vec<std::ffi::OsString> { words.iter().map(Into::into).collect() };
+        assert!(gives_token_flag(&argv(&[
+            "x", "init", "--token", "t", "--bogus"
+        ])));
+        assert!(gives_token_flag(&argv(&["x", "doctor", "--token=t"])));
+        assert!(!gives_token_flag(&argv(&["x", "init", "--token-stdin"])));
+        assert!(!gives_token_flag(&argv(&["x", "serve", "--token"])));
+        assert!(!gives_token_flag(&argv(&["x"])));
     }
 }

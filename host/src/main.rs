@@ -10,7 +10,12 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     std::sync::LazyLock::force(&configure::lock::PROCESS_STARTED);
-    let cli = cli::Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if cli::gives_token_flag(&args) {
+        eprintln!("aipermission-mcp: {}", cli::TOKEN_FLAG_REFUSED);
+        return ExitCode::FAILURE;
+    }
+    let cli = cli::Cli::parse_from(args);
     init_logging();
 
     use cli::Command;

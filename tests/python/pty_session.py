@@ -1,12 +1,14 @@
-"""Runs a command in a real pseudo-terminal, types keys into it, and
+"""Runs a command in a real pseudo-terminal, answers its prompts, and
 reports what the terminal showed. The command runs under `sh`, which then
 prints the exit status and `stty -a`, so a test can check that the
 terminal's settings were restored however the command ended.
 
-Usage: pty_session.py KEYS_JSON COMMAND [ARGS...]
-KEYS_JSON is a JSON list of chunks, each a hex string of bytes written in
-one write; the script waits for the terminal to go quiet before each.
-Prints a JSON object: {"output": "<everything shown>"}.
+Usage: pty_session.py STEPS_JSON COMMAND [ARGS...]
+STEPS_JSON is a JSON list of {"wait": TEXT, "keys": HEX}: for each step,
+wait until the terminal shows TEXT (after the previous step's keys), then
+type the bytes of HEX in one write.
+Prints a JSON object: {"output": "<everything shown>", "answered": <steps
+whose prompt appeared>}.
 """
 
 import json
@@ -17,44 +19,49 @@ import sys
 import time
 
 
-def read_until_quiet(fd: int, quiet: float) -> bytes:
-    out = b""
-    while True:
-        ready, _, _ = select.select([fd], [], [], quiet)
-        if not ready:
-            return out
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            return out
-        if not chunk:
-            return out
-        out += chunk
+def read_some(fd: int, wait: float) -> bytes:
+    ready, _, _ = select.select([fd], [], [], wait)
+    if not ready:
+        return b""
+    try:
+        return os.read(fd, 4096)
+    except OSError:
+        return b""
 
 
 def main() -> int:
-    chunks = [bytes.fromhex(c) for c in json.loads(sys.argv[1])]
+    steps = json.loads(sys.argv[1])
     command = sys.argv[2:]
     script = '"$0" "$@"; echo "EXIT_STATUS=$?"; stty -a'
     pid, fd = pty.fork()
     if pid == 0:
         os.execvp("sh", ["sh", "-c", script, *command])
-    shown = read_until_quiet(fd, 1.0)
-    for chunk in chunks:
-        os.write(fd, chunk)
-        time.sleep(0.1)
-        shown += read_until_quiet(fd, 0.3)
+    shown = b""
+    answered = 0
+    for step in steps:
+        start = len(shown)
+        wait = step["wait"].encode()
+        deadline = time.time() + 30
+        while wait not in shown[start:] and time.time() < deadline:
+            shown += read_some(fd, 0.2)
+        if wait not in shown[start:]:
+            break
+        # Let the program switch the terminal mode after printing.
+        time.sleep(0.2)
+        os.write(fd, bytes.fromhex(step["keys"]))
+        answered += 1
     deadline = time.time() + 30
     while time.time() < deadline:
-        more = read_until_quiet(fd, 0.5)
-        shown += more
+        shown += read_some(fd, 0.2)
         finished, _ = os.waitpid(pid, os.WNOHANG)
         if finished:
-            shown += read_until_quiet(fd, 0.2)
+            while chunk := read_some(fd, 0.2):
+                shown += chunk
             break
     else:
         os.kill(pid, 9)
-    json.dump({"output": shown.decode("utf-8", "replace")}, sys.stdout)
+    report = {"output": shown.decode("utf-8", "replace"), "answered": answered}
+    json.dump(report, sys.stdout)
     return 0
 
 

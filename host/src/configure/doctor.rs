@@ -18,7 +18,7 @@ use super::lock::{self, Inspection};
 use super::paths::{Places, SKILL_FILE, scope_name};
 use super::private_file::Destination;
 use super::{Component, git, parse_scope, this_program};
-use crate::cli::{DoctorArgs, TOKEN_FLAG_REFUSED};
+use crate::cli::DoctorArgs;
 use crate::runtime::Runtime;
 use crate::runtime::config::{Client, Scope, ServerEntry};
 use crate::settings::Settings;
@@ -34,9 +34,6 @@ struct Check {
 
 /// `aipermission-mcp doctor`.
 pub fn run(args: DoctorArgs) -> Result<()> {
-    if args.token.is_some() {
-        bail!(TOKEN_FLAG_REFUSED);
-    }
     let Some(query) = args.client.as_ref().or(args.provider.as_ref()) else {
         bail!("doctor requires --client.");
     };
@@ -47,20 +44,21 @@ pub fn run(args: DoctorArgs) -> Result<()> {
         bail!("{} has no files to check.", client.label);
     }
     let name = component.server_name(args.name.as_deref().unwrap_or(DEFAULT_SERVER_NAME))?;
-    let pick = |specific: &Option<String>, default: Option<Scope>| -> Result<Option<Scope>> {
+    // A scope for each check the client has; none for what it lacks.
+    let pick = |specific: &Option<String>, default: Scope| -> Result<Scope> {
         match specific.as_ref().or(args.scope.as_ref()) {
-            Some(raw) => parse_scope(raw).map(Some),
+            Some(raw) => parse_scope(raw),
             None => Ok(default),
         }
     };
-    let mcp_scope = pick(
-        &args.mcp_scope,
-        client.mcp.as_ref().map(|m| m.default_scope),
-    )?;
-    let skill_scope = pick(
-        &args.skill_scope,
-        client.skill.as_ref().map(|s| s.default_scope),
-    )?;
+    let mcp_scope = match &client.mcp {
+        Some(mcp) => Some(pick(&args.mcp_scope, mcp.default_scope)?),
+        None => None,
+    };
+    let skill_scope = match &client.skill {
+        Some(skill) => Some(pick(&args.skill_scope, skill.default_scope)?),
+        None => None,
+    };
 
     let scopes = match (mcp_scope, skill_scope) {
         (Some(a), Some(b)) if a != b => format!("MCP {}, skill {}", scope_name(a), scope_name(b)),

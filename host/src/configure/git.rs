@@ -28,12 +28,14 @@ pub struct Protection {
 /// Finds the repository of `project`, or none when it is not in one.
 pub fn discover(project: &Path) -> Result<Option<Repo>> {
     let fail = |detail: String| anyhow!("Could not inspect Git repository: {detail}");
+    // Git answers "not a repository" both for a plain directory and for a
+    // broken `.git` (a gitdir file pointing nowhere, a filesystem boundary).
+    // Only the first is safe to write into without protection.
+    let dot_git_above = project.ancestors().any(|dir| dir.join(".git").exists());
     let out = match git(project, &["rev-parse", "--show-toplevel"]) {
         Ok(out) => out,
-        // Without git, only a project with no `.git` above it is safe.
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            let inside = project.ancestors().any(|dir| dir.join(".git").exists());
-            return match inside {
+            return match dot_git_above {
                 true => Err(fail("git is not installed".into())),
                 false => Ok(None),
             };
@@ -42,7 +44,7 @@ pub fn discover(project: &Path) -> Result<Option<Repo>> {
     };
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
-        if stderr.contains("not a git repository") {
+        if stderr.contains("not a git repository") && !dot_git_above {
             return Ok(None);
         }
         return Err(fail(first_line(&stderr)));
@@ -177,6 +179,8 @@ impl Repo {
             private_file::PUBLIC,
             &mut || Ok(()),
             &mut |current| {
+                let current = std::str::from_utf8(current)
+                    .map_err(|_| anyhow!("{} is not UTF-8 text", self.exclude.display()))?;
                 added.clear();
                 let present: Vec<&str> = current.lines().map(str::trim_end).collect();
                 let mut text = current.to_owned();

@@ -1,6 +1,8 @@
 //! `init` and `setup`: write one client's MCP config entry for this bridge
-//! (and, for `setup`, its operator skill). Everything that can fail is
-//! checked before the token is asked for or anything is written.
+//! (and, for `setup`, its operator skill). The flags, the client, the
+//! paths, a tracked file and the skill are checked before the token is
+//! asked for; the file's content and git's verdict on the excludes are
+//! checked after, before anything is written.
 
 use std::io::Read;
 
@@ -12,7 +14,7 @@ use super::git;
 use super::paths::{Places, scope_name};
 use super::private_file::{self, Destination};
 use super::{Component, parse_scope, skill, terminal, this_program};
-use crate::cli::{InitArgs, SetupArgs, TOKEN_FLAG_REFUSED};
+use crate::cli::{InitArgs, SetupArgs};
 use crate::runtime::config::{Client, Scope, ServerEntry};
 
 /// `aipermission-mcp init`.
@@ -35,9 +37,6 @@ struct SkillChoice {
 }
 
 fn run(args: InitArgs, skill_choice: Option<SkillChoice>) -> Result<()> {
-    if args.token.is_some() {
-        bail!(TOKEN_FLAG_REFUSED);
-    }
     let interactive = terminal::interactive();
     if args.provider.is_none() && !interactive {
         bail!("Non-interactive setup requires an explicit --provider.");
@@ -58,9 +57,11 @@ fn run(args: InitArgs, skill_choice: Option<SkillChoice>) -> Result<()> {
     };
     let name = match (&args.name, interactive) {
         (Some(name), _) => name.clone(),
-        (None, true) => terminal::line(&format!("MCP server name [{DEFAULT_SERVER_NAME}]: "))?
-            .filter(|n| !n.trim().is_empty())
-            .unwrap_or_else(|| DEFAULT_SERVER_NAME.to_owned()),
+        (None, true) => Some(terminal::visible(&format!(
+            "MCP server name [{DEFAULT_SERVER_NAME}]: "
+        ))?)
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_SERVER_NAME.to_owned()),
         (None, false) => DEFAULT_SERVER_NAME.to_owned(),
     };
     let name = component.server_name(&name)?;
@@ -79,10 +80,10 @@ fn run(args: InitArgs, skill_choice: Option<SkillChoice>) -> Result<()> {
             Some((places.resolve(&location, scope, "")?, scope))
         }
         false => {
-            if let (Some(raw), Some(mcp)) = (&args.scope, &client.mcp) {
+            let scope = args.scope.as_deref().map(parse_scope).transpose()?;
+            if let (Some(scope), Some(mcp)) = (scope, &client.mcp) {
                 // A scope the client lacks is an error even in a preview,
                 // except user scope for VS Code, whose preview is the point.
-                let scope = parse_scope(raw)?;
                 if mcp.user.is_some() || scope != Scope::User {
                     component.mcp_location(&client, scope)?;
                 }
@@ -136,7 +137,7 @@ fn run(args: InitArgs, skill_choice: Option<SkillChoice>) -> Result<()> {
 
     let token = match piped_token {
         Some(token) => token,
-        None => ask_token(interactive)?,
+        None => ask_token()?,
     };
     if token.trim().is_empty() {
         bail!("API token is required.");
@@ -157,7 +158,15 @@ fn run(args: InitArgs, skill_choice: Option<SkillChoice>) -> Result<()> {
             Some(repo) if !args.force => refuse_tracked(repo, &dest),
             _ => Ok(()),
         },
-        &mut |existing| component.render(&client, existing, &name, &entry),
+        &mut |existing| {
+            let existing = std::str::from_utf8(existing).map_err(|_| {
+                anyhow!(
+                    "{} is not UTF-8 text; it was left unchanged",
+                    dest.file.display()
+                )
+            })?;
+            component.render(&client, existing, &name, &entry)
+        },
     )?;
 
     let installed = match &prepared {
@@ -217,12 +226,13 @@ fn choose_provider(component: &mut Component) -> Result<Client> {
     Ok(clients[picked].clone())
 }
 
-/// The token from the hidden prompt, or one plain line of piped stdin.
-fn ask_token(interactive: bool) -> Result<String> {
-    if interactive {
+/// The token from the hidden prompt when a terminal is there (even if
+/// stdout is not), or one plain line of piped stdin.
+fn ask_token() -> Result<String> {
+    if terminal::stdin_is_terminal() {
         return terminal::hidden("API token: ");
     }
-    Ok(terminal::line("")?.unwrap_or_default().trim().to_owned())
+    Ok(terminal::line()?.unwrap_or_default().trim().to_owned())
 }
 
 fn read_stdin_token() -> Result<String> {

@@ -87,16 +87,24 @@ impl Destination {
             .join(format!(".{}.aipermission-recovery", self.base()))
     }
 
-    /// The directories from the root to the file, each checked: symlinks
-    /// refused, missing ones returned in order.
+    /// The directories from the root to the file, each checked: the root
+    /// (home or project, which may itself be reached through a link) must
+    /// be a directory, and below it symlinks are refused. Missing ones are
+    /// returned in order.
     fn check_path(&self) -> Result<Vec<PathBuf>> {
         let mut missing = Vec::new();
+        match fs::metadata(&self.root) {
+            Ok(meta) if !meta.is_dir() => bail!("{} is not a directory", self.root.display()),
+            Ok(_) => {}
+            Err(err) if err.kind() == ErrorKind::NotFound => missing.push(self.root.clone()),
+            Err(err) => {
+                return Err(err).context(format!("cannot inspect {}", self.root.display()));
+            }
+        }
         let rel = self.dir().strip_prefix(&self.root).unwrap_or(Path::new(""));
         let mut at = self.root.clone();
-        for step in std::iter::once(None).chain(rel.components().map(Some)) {
-            if let Some(step) = step {
-                at.push(step);
-            }
+        for step in rel.components() {
+            at.push(step);
             match fs::symlink_metadata(&at) {
                 Ok(meta) if meta.file_type().is_symlink() => bail!(
                     "Refusing private config path through symbolic link or junction: {}",
@@ -179,13 +187,13 @@ impl Snapshot {
 
 /// Writes `dest` under its lock. `precheck` runs twice under the lock,
 /// before reading and right before replacing (the git checks live there);
-/// `render` turns the current text into the new one. Any failure leaves
-/// the file as it was.
+/// `render` turns the current bytes (empty for a new file) into the new
+/// text. Any failure leaves the file as it was.
 pub fn write(
     dest: &Destination,
     mode: Mode,
     precheck: &mut dyn FnMut() -> Result<()>,
-    render: &mut dyn FnMut(&str) -> Result<String>,
+    render: &mut dyn FnMut(&[u8]) -> Result<String>,
 ) -> Result<Written> {
     for dir in dest.check_path()? {
         fs::DirBuilder::new()
@@ -202,13 +210,7 @@ pub fn write(
 
     precheck()?;
     let before = Snapshot::take(dest)?;
-    let text = std::str::from_utf8(&before.bytes).map_err(|_| {
-        anyhow!(
-            "{} is not UTF-8 text; the existing file was left unchanged",
-            dest.file.display()
-        )
-    })?;
-    let new_text = render(text)?;
+    let new_text = render(&before.bytes)?;
 
     let temp = TempFile::create(dest, mode.file)?;
     temp.fill(new_text.as_bytes())?;
@@ -279,15 +281,28 @@ fn publish_fresh(temp: &Path, dest: &Destination, bytes: &[u8], mode: u32) -> Re
     }
 }
 
-/// Keeps the previous content in the recovery slot: a hard link to the
-/// old file when it is ours, else a byte-exact copy of what was read.
+/// Keeps the previous content in the recovery slot, a private directory:
+/// a hard link to the old file when it is ours and already private (so
+/// the slot holds exactly what was replaced), else a private byte-exact
+/// copy of what was read.
 fn keep_previous(dest: &Destination, bytes: &[u8]) -> Result<PathBuf> {
     let dir = dest.recovery_dir();
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
     match fs::symlink_metadata(&dir) {
         Ok(meta) if meta.file_type().is_symlink() || !meta.is_dir() => bail!(
             "Refusing private config path through symbolic link or junction: {}",
             dir.display()
         ),
+        Ok(meta) if meta.uid() != me => {
+            bail!(
+                "{} belongs to another user; refusing to keep secrets there",
+                dir.display()
+            )
+        }
+        Ok(meta) if meta.mode() & 0o077 != 0 => {
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+        }
         Ok(_) => {}
         Err(_) => fs::DirBuilder::new()
             .mode(0o700)
@@ -296,9 +311,21 @@ fn keep_previous(dest: &Destination, bytes: &[u8]) -> Result<PathBuf> {
     }
     let candidate = dir.join("candidate");
     let previous = dir.join("previous");
-    // SAFETY: geteuid has no preconditions.
-    let ours = fs::symlink_metadata(&dest.file)?.uid() == unsafe { libc::geteuid() };
-    let linked = ours && fs::hard_link(&dest.file, &candidate).is_ok();
+    let old = fs::symlink_metadata(&dest.file)?;
+    // A run stopped between keeping and replacing left the live file in
+    // the slot already; renaming a link onto itself would do nothing.
+    if fs::symlink_metadata(&previous).is_ok_and(|p| (p.dev(), p.ino()) == (old.dev(), old.ino())) {
+        return Ok(previous);
+    }
+    if fs::symlink_metadata(&candidate).is_ok() {
+        bail!(
+            "A recovery candidate is left at {} (from an interrupted setup, or not ours). \
+             Review it, remove it, and retry; the config was left unchanged.",
+            candidate.display()
+        );
+    }
+    let private = old.mode() & 0o077 == 0;
+    let linked = old.uid() == me && private && fs::hard_link(&dest.file, &candidate).is_ok();
     if !linked {
         let mut file = OpenOptions::new()
             .write(true)
@@ -437,7 +464,7 @@ mod tests {
         let dest = Destination::new(&root, "config.toml").unwrap();
         fs::write(&dest.file, "a = 1\n").unwrap();
         let file = dest.file.clone();
-        let mut render = |_: &str| {
+        let mut render = |_: &[u8]| {
             fs::write(&file, "a = 2\n").unwrap();
             Ok("a = 3\n".to_owned())
         };
@@ -455,7 +482,7 @@ mod tests {
         let root = scratch("late");
         let dest = Destination::new(&root, "mcp.json").unwrap();
         let file = dest.file.clone();
-        let mut render = |_: &str| {
+        let mut render = |_: &[u8]| {
             fs::write(&file, "theirs").unwrap();
             Ok("ours".to_owned())
         };

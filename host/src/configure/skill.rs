@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use super::paths::{Places, SKILL_FILE, scope_name};
 use super::private_file::{self, Destination};
 use super::{Component, parse_scope};
-use crate::cli::{InstallSkillArgs, TOKEN_FLAG_REFUSED};
+use crate::cli::InstallSkillArgs;
 use crate::runtime::config::{Client, Scope};
 
 /// A checked skill and where it goes (none: print it).
@@ -74,9 +74,6 @@ fn read_source(source: &str) -> Result<String> {
 
 /// `aipermission-mcp install-skill`.
 pub fn run(args: InstallSkillArgs) -> Result<()> {
-    if args.token.is_some() {
-        bail!(TOKEN_FLAG_REFUSED);
-    }
     let places = Places::new(args.places.home(), args.places.project_dir())?;
     let mut component = Component::load()?;
     let client = component.find_client(&args.client)?;

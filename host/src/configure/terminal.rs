@@ -19,9 +19,16 @@ impl std::fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
-/// Both stdin and stdout are terminals: a person is there to answer.
+/// Both stdin and stdout are terminals: a person is there to answer
+/// menus and questions.
 pub fn interactive() -> bool {
-    std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+    stdin_is_terminal() && std::io::stdout().is_terminal()
+}
+
+/// Keys come from a person: a secret must be read without echo, even
+/// when stdout goes to a file.
+pub fn stdin_is_terminal() -> bool {
+    std::io::stdin().is_terminal()
 }
 
 /// The terminal in a mode that passes every key through without echo;
@@ -63,49 +70,70 @@ impl Drop for RawMode {
     }
 }
 
-/// Reads a secret without echoing it. UTF-8 may arrive split across
-/// reads; Backspace removes one whole character; Enter finishes.
+/// Reads a secret from the terminal without echoing it. UTF-8 may arrive
+/// split across reads; Backspace removes one whole character; Enter
+/// finishes; Ctrl+C is [`Interrupted`].
 pub fn hidden(prompt: &str) -> Result<String> {
     eprint!("{prompt}");
     let typed = {
         let _raw = RawMode::enter()?;
-        read_hidden(&mut std::io::stdin().lock())
+        read_keys(&mut std::io::stdin().lock(), &mut std::io::sink())
+    };
+    eprintln!();
+    typed.map_err(|err| match err.downcast::<Interrupted>() {
+        Ok(interrupted) => interrupted.into(),
+        Err(err) => err.context("Token input ended before confirmation."),
+    })
+}
+
+/// Reads an answer from the terminal, echoed, with the same keys as
+/// [`hidden`] (so Ctrl+C is [`Interrupted`], not a signal).
+pub fn visible(prompt: &str) -> Result<String> {
+    eprint!("{prompt}");
+    let typed = {
+        let _raw = RawMode::enter()?;
+        read_keys(&mut std::io::stdin().lock(), &mut std::io::stderr())
     };
     eprintln!();
     typed
 }
 
-fn read_hidden(input: &mut impl Read) -> Result<String> {
+/// The line editor behind both prompts; `echo` sees what the person
+/// should see.
+fn read_keys(input: &mut impl Read, echo: &mut dyn Write) -> Result<String> {
     let mut typed: Vec<u8> = Vec::new();
     let mut byte = [0u8; 1];
     loop {
         if input.read(&mut byte)? == 0 {
-            bail!("Token input ended before confirmation.");
+            bail!("input ended before Enter");
         }
         match byte[0] {
             0x03 => return Err(Interrupted.into()),
-            0x04 => bail!("Token input ended before confirmation."),
+            0x04 => bail!("input ended before Enter"),
             b'\r' | b'\n' => break,
             0x7f | 0x08 => {
                 // Drop continuation bytes, then the character's first byte.
                 while typed.last().is_some_and(|b| b & 0xC0 == 0x80) {
                     typed.pop();
                 }
-                typed.pop();
+                if typed.pop().is_some() {
+                    echo.write_all(b"\x08 \x08")?;
+                }
             }
             0x15 => typed.clear(),
             b if b < 0x20 => {}
-            b => typed.push(b),
+            b => {
+                typed.push(b);
+                echo.write_all(&[b])?;
+            }
         }
+        echo.flush()?;
     }
-    String::from_utf8(typed).map_err(|_| anyhow::anyhow!("The token is not valid UTF-8 text."))
+    String::from_utf8(typed).map_err(|_| anyhow::anyhow!("the input is not valid UTF-8 text"))
 }
 
-/// Reads one line of stdin (a pipe or a terminal in its normal mode).
-pub fn line(prompt: &str) -> Result<Option<String>> {
-    if !prompt.is_empty() {
-        eprint!("{prompt}");
-    }
+/// Reads one line of piped stdin.
+pub fn line() -> Result<Option<String>> {
     let mut text = String::new();
     if std::io::stdin().lock().read_line(&mut text)? == 0 {
         return Ok(None);
@@ -174,14 +202,16 @@ mod tests {
     #[test]
     fn backspace_removes_a_whole_character_and_enter_finishes() {
         let mut typed = "CANARY\u{1F600}\x7fZ\rignored".as_bytes();
-        assert_eq!(read_hidden(&mut typed).unwrap(), "CANARYZ");
+        let mut shown = Vec::new();
+        assert_eq!(read_keys(&mut typed, &mut shown).unwrap(), "CANARYZ");
+        assert!(shown.ends_with(b"\x08 \x08Z"));
     }
 
     #[test]
     fn ctrl_c_interrupts_and_eof_is_an_error() {
-        let err = read_hidden(&mut "abc\x03".as_bytes()).unwrap_err();
+        let err = read_keys(&mut "abc\x03".as_bytes(), &mut std::io::sink()).unwrap_err();
         assert!(err.is::<Interrupted>());
-        let err = read_hidden(&mut "abc".as_bytes()).unwrap_err();
-        assert_eq!(err.to_string(), "Token input ended before confirmation.");
+        let err = read_keys(&mut "abc".as_bytes(), &mut std::io::sink()).unwrap_err();
+        assert_eq!(err.to_string(), "input ended before Enter");
     }
 }

@@ -156,6 +156,16 @@ fn which_other_program() -> String {
 }
 
 #[test]
+fn a_skill_only_client_checks_only_its_skill() {
+    let sandbox = Sandbox::new("doctor-agents");
+    let args = ["install-skill", "--client", "agents", "--scope", "project"];
+    sandbox.run(&args, "").expect_ok();
+    let run = sandbox.run(&["doctor", "--client", "agents", "--scope", "project"], "");
+    run.expect_ok();
+    assert!(!run.stdout.contains("MCP config"), "{}", run.stdout);
+}
+
+#[test]
 fn a_tracked_project_config_fails() {
     let sandbox = Sandbox::new("doctor-tracked");
     Command::new("git")

@@ -3,7 +3,7 @@
 //! cleaned by age only, and a lock that is never stolen.
 
 use std::fs;
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{PermissionsExt, symlink};
 use std::time::{Duration, SystemTime};
 
 use super::{CANARY, Sandbox, mode, read_config};
@@ -37,6 +37,8 @@ fn the_previous_config_is_kept_in_one_private_slot() {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     let original = "{ \"mcpServers\" : {\"mine\": {\"command\": \"y\"}} }";
     fs::write(&path, original).unwrap();
+    // A config others could read: its copy must not be readable too.
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
 
     let run = sandbox.init(&["--provider", "copilot"]);
     let slot = sandbox.home_file(".copilot/.mcp-config.json.aipermission-recovery");
@@ -125,4 +127,43 @@ fn a_lock_held_by_someone_else_is_never_stolen() {
         config["mcp_servers"]["aipermission"]["env"]["AIPERMISSION_API_TOKEN"],
         CANARY
     );
+}
+
+#[test]
+fn a_run_stopped_after_keeping_the_old_file_does_not_block_later_runs() {
+    let sandbox = Sandbox::new("recovery-interrupted");
+    sandbox.init(&["--provider", "codex"]).expect_ok();
+    let path = sandbox.home_file(".codex/config.toml");
+    let slot = sandbox.home_file(".codex/.config.toml.aipermission-recovery");
+    // What a run killed between keeping and replacing leaves behind.
+    fs::create_dir_all(&slot).unwrap();
+    fs::set_permissions(&slot, fs::Permissions::from_mode(0o700)).unwrap();
+    fs::hard_link(&path, slot.join("previous")).unwrap();
+    for name in ["one", "two", "three"] {
+        sandbox
+            .init(&["--provider", "codex", "--name", name])
+            .expect_ok();
+    }
+    let names: Vec<_> = fs::read_dir(&slot)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["previous"]);
+}
+
+#[test]
+fn a_home_or_project_reached_through_a_link_is_fine() {
+    let sandbox = Sandbox::new("linked-roots");
+    let home_link = sandbox.root.join("home-link");
+    let project_link = sandbox.root.join("project-link");
+    symlink(&sandbox.home, &home_link).unwrap();
+    symlink(&sandbox.project, &project_link).unwrap();
+    let mut command = sandbox.command(&["init", "--token-stdin", "--provider", "codex"]);
+    command.env("HOME", &home_link);
+    sandbox.run_command(command, CANARY).expect_ok();
+    assert!(sandbox.home_file(".codex/config.toml").exists());
+    let mut command = sandbox.command(&["init", "--token-stdin", "--provider", "cursor"]);
+    command.arg("--project-dir").arg(&project_link);
+    sandbox.run_command(command, CANARY).expect_ok();
+    assert!(sandbox.project_file(".cursor/mcp.json").exists());
 }

@@ -215,3 +215,20 @@ fn a_submodule_keeps_its_excludes_in_its_own_git_directory() {
             .contains("/.cursor/mcp.json")
     );
 }
+
+#[test]
+fn a_broken_git_link_inside_a_repository_fails_closed() {
+    let sandbox = Sandbox::new("git-broken-link");
+    repo(&sandbox);
+    let sub = sandbox.project_file("sub");
+    fs::create_dir(&sub).unwrap();
+    // What a moved or deleted submodule leaves: git calls this "not a git
+    // repository", but the outer repository would commit the token.
+    fs::write(sub.join(".git"), "gitdir: /nonexistent/modules/sub\n").unwrap();
+    let mut command = sandbox.command(&["init", "--token-stdin", "--provider", "cursor"]);
+    command.arg("--project-dir").arg(&sub);
+    sandbox
+        .run_command(command, CANARY)
+        .expect_error("Could not inspect Git repository");
+    assert!(sandbox.files_with_canary().is_empty());
+}

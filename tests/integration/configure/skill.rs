@@ -132,6 +132,16 @@ fn sources_are_local_files_that_pass_the_checks() {
 }
 
 #[test]
+fn an_existing_skill_is_replaced_whatever_it_holds() {
+    let sandbox = Sandbox::new("skill-replace");
+    let path = sandbox.home_file(".agents/skills/aipermission-operator/SKILL.md");
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(&path, b"\xff\xfe not text").unwrap();
+    sandbox.run(&["install-skill"], "").expect_ok();
+    assert_eq!(fs::read_to_string(&path).unwrap(), bundled());
+}
+
+#[test]
 fn a_symlinked_skill_path_is_refused() {
     let sandbox = Sandbox::new("skill-symlink");
     let elsewhere = sandbox.root.join("elsewhere");

@@ -41,7 +41,9 @@ struct Options {
 
 fn options() -> Result<Options> {
     let mut args = std::env::args_os().skip(1);
-    let binary = args.next().context("usage: bench BINARY [--iterations N] [--json FILE]")?;
+    let binary = args
+        .next()
+        .context("usage: bench BINARY [--iterations N] [--json FILE]")?;
     let mut options = Options {
         binary: binary.into(),
         iterations: 50,
@@ -109,7 +111,11 @@ impl Server {
     async fn request(&mut self, method: &str, params: Value) -> Result<Value> {
         let answer = self.send(method, params).await?;
         let answer = answer.await.context("the server closed before answering")?;
-        ensure!(answer.get("error").is_none(), "{method} failed: {}", answer["error"]);
+        ensure!(
+            answer.get("error").is_none(),
+            "{method} failed: {}",
+            answer["error"]
+        );
         Ok(answer["result"].clone())
     }
 
@@ -153,7 +159,10 @@ fn query(key: &str) -> Value {
 
 /// Checks a `tools/call` result completed without error.
 fn completed(result: &Value) -> Result<()> {
-    ensure!(result["isError"] != json!(true), "the call failed: {result}");
+    ensure!(
+        result["isError"] != json!(true),
+        "the call failed: {result}"
+    );
     Ok(())
 }
 
@@ -189,7 +198,9 @@ async fn main() -> Result<()> {
         cold.push(started.elapsed());
     }
     // Fill the warm cache once, then measure warm starts.
-    Server::start(&options.binary, &url, &warm_cache)?.initialize().await?;
+    Server::start(&options.binary, &url, &warm_cache)?
+        .initialize()
+        .await?;
     let (mut warm, mut first_call) = (Vec::new(), Vec::new());
     for _ in 0..n {
         let started = Instant::now();
@@ -211,7 +222,11 @@ async fn main() -> Result<()> {
         completed(&server.request("tools/call", list_targets()).await?)?;
         list.push(started.elapsed());
         let started = Instant::now();
-        completed(&server.request("tools/call", query(&format!("lat-{i}"))).await?)?;
+        completed(
+            &server
+                .request("tools/call", query(&format!("lat-{i}")))
+                .await?,
+        )?;
         call.push(started.elapsed());
     }
     let (direct_list, direct_call) = direct(&gateway, calls).await?;
@@ -221,7 +236,11 @@ async fn main() -> Result<()> {
     let started = Instant::now();
     let mut flying = std::collections::VecDeque::new();
     for i in 0..total {
-        let params = if i % 2 == 0 { list_targets() } else { query(&format!("tp-{i}")) };
+        let params = if i % 2 == 0 {
+            list_targets()
+        } else {
+            query(&format!("tp-{i}"))
+        };
         flying.push_back(server.send("tools/call", params).await?);
         if flying.len() == IN_FLIGHT {
             let answer = flying.pop_front().unwrap().await?;
@@ -235,7 +254,9 @@ async fn main() -> Result<()> {
     let rss = server.peak_rss_kib();
 
     let binary_size = std::fs::metadata(&options.binary)?.len();
-    let audit = std::process::Command::new(&options.binary).args(["audit", "--json"]).output()?;
+    let audit = std::process::Command::new(&options.binary)
+        .args(["audit", "--json"])
+        .output()?;
     let audit: Value = serde_json::from_slice(&audit.stdout)?;
     let component_size = audit["component"]["bytes"].as_u64().unwrap_or(0);
     let _ = std::fs::remove_dir_all(&scratch);
@@ -285,9 +306,17 @@ async fn main() -> Result<()> {
     let mib = binary_size as f64 / 1048576.0;
     row("binary size", format!("{mib:.1} MiB"), json!(binary_size));
     let kib = component_size as f64 / 1024.0;
-    row("component size", format!("{kib:.0} KiB"), json!(component_size));
+    row(
+        "component size",
+        format!("{kib:.0} KiB"),
+        json!(component_size),
+    );
 
-    println!("aipermission-mcp bench ({} iterations, {})", n, options.binary.display());
+    println!(
+        "aipermission-mcp bench ({} iterations, {})",
+        n,
+        options.binary.display()
+    );
     for (name, shown, value) in &table {
         println!("  {name:<52} {shown}");
         report.insert(name.clone(), value.clone());
