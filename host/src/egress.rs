@@ -2,17 +2,29 @@
 //! only for the configured gateway origin, to loopback addresses the host
 //! chose itself, with the bearer token added here. Proxies are never used
 //! and redirects are never followed (a 3xx is handed back as it is).
+//!
+//! Connections to the gateway are kept alive and reused between calls
+//! (one pool for the process, idle ones closed after two seconds), so a
+//! call costs a request, not a TCP handshake. A request the pool could not
+//! send on a connection the gateway had just closed is retried only when
+//! none of it was written.
 
 use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use aipermission_core::origin::GatewayOrigin;
-use http::HeaderMap;
+use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderName, HeaderValue};
+use http::{HeaderMap, Uri};
 use http_body_util::BodyExt;
-use hyper_util::rt::TokioIo;
+use hyper::body::{Body, Frame, SizeHint};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
@@ -21,6 +33,14 @@ const KEPT_HEADERS: [HeaderName; 2] = [CONTENT_TYPE, CONTENT_LENGTH];
 
 /// The future the wasi:http implementation drives for the connection.
 type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
+
+/// How long an idle gateway connection is kept. Servers commonly close
+/// idle connections after five seconds (Node's default); closing ours
+/// first keeps a request from racing the server's close.
+const IDLE_CONNECTION: Duration = Duration::from_secs(2);
+
+/// Idle connections kept for reuse.
+const IDLE_CONNECTIONS: usize = 32;
 
 /// What the host allows out, fixed at start.
 pub struct Policy {
@@ -31,6 +51,8 @@ pub struct Policy {
     /// Upper bound for each wait of a request, whatever the component asks:
     /// a little above the component's own deadline, which answers first.
     timeout: Duration,
+    /// Keep-alive HTTP/1 connections to the origin's loopback addresses.
+    client: Client<Loopback, Dispatching>,
 }
 
 impl Policy {
@@ -39,10 +61,23 @@ impl Policy {
         authorization: Option<HeaderValue>,
         timeout: Duration,
     ) -> Policy {
+        let addrs = origin.as_ref().map(GatewayOrigin::socket_addrs);
+        let connector = Loopback {
+            addrs: addrs.unwrap_or_default().into(),
+            timeout,
+        };
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(IDLE_CONNECTION)
+            .pool_max_idle_per_host(IDLE_CONNECTIONS)
+            .retry_canceled_requests(true)
+            .set_host(false)
+            .build(connector);
         Policy {
             origin,
             authorization,
             timeout,
+            client,
         }
     }
 }
@@ -78,7 +113,7 @@ async fn send(
     policy: &Policy,
     mut request: http::Request<WasiBody>,
     options: Option<RequestOptions>,
-    dispatched: &AtomicBool,
+    dispatched: &Arc<AtomicBool>,
 ) -> Result<(http::Response<WasiBody>, IoFuture), Error> {
     let origin = admit(policy, &request)?;
     let Some(authorization) = &policy.authorization else {
@@ -102,49 +137,115 @@ async fn send(
     *request.headers_mut() = headers;
 
     let clamp = |wanted: Option<Duration>| wanted.map_or(policy.timeout, |w| w.min(policy.timeout));
-    let connect_timeout = clamp(options.and_then(|o| o.connect_timeout));
     let first_byte_timeout = clamp(options.and_then(|o| o.first_byte_timeout));
 
-    let stream = connect(origin, connect_timeout).await?;
-    dispatched.store(true, Ordering::SeqCst);
-
-    let (mut sender, conn) = tokio::time::timeout(
-        connect_timeout,
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)),
-    )
-    .await
-    .map_err(|_| Error::ConnectionTimeout)??;
-
-    // The request line carries only the path: this is no proxy request.
+    // The pool keys connections by this URI, which names the checked
+    // origin; the connector ignores it and dials the origin's addresses.
     let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
-    *request.uri_mut() = http::Uri::try_from(path).map_err(|_| Error::HttpRequestUriInvalid)?;
+    let uri = format!("http://{}{path}", origin.authority());
+    *request.uri_mut() = Uri::try_from(uri).map_err(|_| Error::HttpRequestUriInvalid)?;
+    let request = request.map(|body| Dispatching {
+        inner: body,
+        dispatched: Arc::clone(dispatched),
+    });
 
-    // Drive the connection while waiting for the response head; once it
-    // is there, the connection future goes to wasi:http, which drops it
-    // (closing the socket) when the component drops the response.
-    let mut conn = Box::pin(conn);
-    let exchange = async {
-        let send = sender.send_request(request);
-        tokio::pin!(send);
-        tokio::select! {
-            response = &mut send => Ok((response?, true)),
-            finished = &mut conn => {
-                finished?;
-                Ok::<_, Error>((send.await?, false))
-            }
-        }
-    };
-    let (response, conn_pending) = tokio::time::timeout(first_byte_timeout, exchange)
+    let response = tokio::time::timeout(first_byte_timeout, policy.client.request(request))
         .await
-        .map_err(|_| Error::ConnectionReadTimeout)??;
-
-    let io: IoFuture = if conn_pending {
-        Box::new(async move { conn.await.map_err(Error::from) })
-    } else {
-        Box::new(async { Ok(()) })
-    };
+        .map_err(|_| Error::ConnectionReadTimeout)?
+        .map_err(request_error)?;
+    dispatched.store(true, Ordering::SeqCst);
+    // The pool drives the connection; it is reused once the component has
+    // read the whole body, and closed if it drops the body early.
+    let io: IoFuture = Box::new(async { Ok(()) });
     let response = response.map(|body| body.map_err(Error::from).boxed_unsync());
     Ok((response, io))
+}
+
+/// What a failed exchange means to the component. A connection that could
+/// not be made is the only failure that proves nothing was sent.
+fn request_error(err: hyper_util::client::legacy::Error) -> Error {
+    use std::error::Error as _;
+    if err.is_connect() {
+        let io = err
+            .source()
+            .and_then(|e| e.downcast_ref::<std::io::Error>());
+        return match io.map(std::io::Error::kind) {
+            Some(std::io::ErrorKind::TimedOut) => Error::ConnectionTimeout,
+            _ => Error::ConnectionRefused,
+        };
+    }
+    // Anything else may have happened after bytes left: the component
+    // reports a mutation's outcome as unknown.
+    let mut cause = err.source();
+    let mut hyper = None;
+    while let Some(current) = cause {
+        if let Some(found) = current.downcast_ref::<hyper::Error>() {
+            hyper = Some(found);
+            break;
+        }
+        cause = current.source();
+    }
+    match hyper {
+        Some(hyper) if hyper.is_timeout() => Error::ConnectionReadTimeout,
+        Some(_) => Error::HttpProtocolError,
+        None => Error::InternalError(Some("the gateway exchange failed".to_owned())),
+    }
+}
+
+/// The component's request body, marking the call as dispatched when the
+/// pool starts writing it onto a connection: from then on, a mutation may
+/// have reached the gateway.
+pub struct Dispatching {
+    inner: WasiBody,
+    dispatched: Arc<AtomicBool>,
+}
+
+impl Body for Dispatching {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        self.dispatched.store(true, Ordering::SeqCst);
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Dials the origin's loopback addresses, in order; never resolves a name.
+#[derive(Clone)]
+pub struct Loopback {
+    addrs: Arc<[SocketAddr]>,
+    timeout: Duration,
+}
+
+impl tower_service::Service<Uri> for Loopback {
+    type Response = TokioIo<TcpStream>;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = std::io::Result<TokioIo<TcpStream>>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: Uri) -> Self::Future {
+        let (addrs, timeout) = (Arc::clone(&self.addrs), self.timeout);
+        Box::pin(async move {
+            let stream = connect(&addrs, timeout).await?;
+            // Small requests go out at once, not after a delayed ACK.
+            stream.set_nodelay(true)?;
+            Ok(TokioIo::new(stream))
+        })
+    }
 }
 
 /// Checks the request against the configured origin and returns it.
@@ -165,12 +266,13 @@ fn admit<'p>(
     Ok(origin)
 }
 
-/// Connects to the first of the origin's loopback addresses that accepts.
-/// Only addresses from [`GatewayOrigin::socket_addrs`] are ever tried:
-/// nothing is resolved, so no name can lead anywhere else.
-async fn connect(origin: &GatewayOrigin, timeout: Duration) -> Result<TcpStream, Error> {
+/// Connects to the first of the addresses that accepts. They are only
+/// ever [`GatewayOrigin::socket_addrs`]: nothing is resolved, so no name
+/// can lead anywhere else.
+async fn connect(addrs: &[SocketAddr], timeout: Duration) -> std::io::Result<TcpStream> {
+    use std::io::{Error as IoError, ErrorKind};
     let attempt = async {
-        for addr in origin.socket_addrs() {
+        for addr in addrs {
             debug_assert!(addr.ip().is_loopback());
             match TcpStream::connect(addr).await {
                 Ok(stream) => return Ok(stream),
@@ -178,11 +280,11 @@ async fn connect(origin: &GatewayOrigin, timeout: Duration) -> Result<TcpStream,
             }
         }
         // No connection means no byte of the request left this process.
-        Err(Error::ConnectionRefused)
+        Err(IoError::from(ErrorKind::ConnectionRefused))
     };
     tokio::time::timeout(timeout, attempt)
         .await
-        .map_err(|_| Error::ConnectionTimeout)?
+        .map_err(|_| IoError::from(ErrorKind::TimedOut))?
 }
 
 #[cfg(test)]
@@ -238,7 +340,7 @@ mod tests {
             "/relative/only".to_owned(),
         ];
         for uri in refused {
-            let dispatched = AtomicBool::new(false);
+            let dispatched = Arc::new(AtomicBool::new(false));
             let sent = send(&policy, get(&uri, None), None, &dispatched).await;
             assert!(
                 matches!(sent, Err(Error::HttpRequestDenied)),
@@ -258,7 +360,7 @@ mod tests {
         let gateway = StandIn::start(TOKEN).await.unwrap();
         let policy = policy(&gateway.url(), Some(bearer()));
         let uri = format!("{}/api/mcp/connector-targets", gateway.url());
-        let dispatched = AtomicBool::new(false);
+        let dispatched = Arc::new(AtomicBool::new(false));
         let mut request = get(&uri, Some("Bearer forged"));
         for (name, value) in [("x-api-key", "forged"), ("origin", "http://evil.invalid")] {
             request
@@ -281,7 +383,7 @@ mod tests {
         let gateway = StandIn::start(TOKEN).await.unwrap();
         let policy = policy(&gateway.url(), None);
         let uri = format!("{}/api/mcp/connector-targets", gateway.url());
-        let dispatched = AtomicBool::new(false);
+        let dispatched = Arc::new(AtomicBool::new(false));
         let sent = send(&policy, get(&uri, Some("Bearer forged")), None, &dispatched).await;
         assert!(matches!(sent, Err(Error::HttpRequestDenied)));
         assert!(gateway.seen().is_empty());
@@ -293,7 +395,7 @@ mod tests {
         let port = closed.port();
         drop(closed);
         let policy = policy(&format!("http://localhost:{port}"), Some(bearer()));
-        let dispatched = AtomicBool::new(false);
+        let dispatched = Arc::new(AtomicBool::new(false));
         let sent = send(
             &policy,
             get(&format!("http://localhost:{port}/"), None),

@@ -546,3 +546,30 @@ async fn arguments_refused_locally_reach_no_gateway() {
         "a refused call reached the gateway"
     );
 }
+
+#[tokio::test]
+async fn calls_reuse_one_gateway_connection_and_survive_its_close() {
+    let gateway = gateway().await;
+    let session = crate::support::session(&gateway).await;
+    for _ in 0..3 {
+        let (failed, _) = call(&session, "list_connector_targets", json!({})).await;
+        assert!(!failed);
+    }
+    assert_eq!(
+        gateway.accepted(),
+        1,
+        "one keep-alive connection served all three"
+    );
+
+    // The gateway closes idle connections; the next call opens a new one.
+    gateway.close_connections();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let (failed, _) = call(&session, "call_connector_action", exec("after-close")).await;
+    assert!(!failed, "the call after the gateway's close failed");
+    assert_eq!(gateway.accepted(), 2);
+    assert_eq!(
+        gateway.seen().len(),
+        4,
+        "every request reached the gateway once"
+    );
+}

@@ -87,6 +87,8 @@ struct State {
     /// When clients closed connections a script was holding.
     closed: Vec<std::time::Instant>,
     vault: vault::Vault,
+    /// Connections accepted so far.
+    accepted: usize,
 }
 
 /// A running stand-in gateway. It stops when dropped.
@@ -94,6 +96,8 @@ pub struct StandIn {
     addr: SocketAddr,
     state: Arc<Mutex<State>>,
     task: tokio::task::JoinHandle<()>,
+    /// Tells open connections to close.
+    hang_up: Arc<tokio::sync::Notify>,
 }
 
 impl StandIn {
@@ -120,11 +124,15 @@ impl StandIn {
             route_faults: Vec::new(),
             closed: Vec::new(),
             vault: vault::Vault::default(),
+            accepted: 0,
         }));
+        let hang_up = Arc::new(tokio::sync::Notify::new());
+        let hang_ups = Arc::clone(&hang_up);
         let shared = Arc::clone(&state);
         let task = tokio::spawn(async move {
             while let Ok((stream, _peer)) = listener.accept().await {
                 let state = Arc::clone(&shared);
+                lock(&state).accepted += 1;
                 let script = match &lock(&state).fault {
                     Some(Fault::Script(steps)) => Some(steps.clone()),
                     _ => None,
@@ -137,18 +145,28 @@ impl StandIn {
                     });
                     continue;
                 }
+                let hang_up = Arc::clone(&hang_ups);
                 tokio::spawn(async move {
                     let service = service_fn(move |request| {
                         let state = Arc::clone(&state);
                         async move { Ok::<_, Infallible>(handle(&state, request).await) }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let connection = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service);
+                    // Dropping the connection closes its socket.
+                    tokio::select! {
+                        _ = connection => {}
+                        () = hang_up.notified() => {}
+                    }
                 });
             }
         });
-        Ok(StandIn { addr, state, task })
+        Ok(StandIn {
+            addr,
+            state,
+            task,
+            hang_up,
+        })
     }
 
     /// The gateway origin, e.g. `http://127.0.0.1:40123`.
@@ -163,6 +181,17 @@ impl StandIn {
     /// Every API request received so far (control requests excluded).
     pub fn seen(&self) -> Vec<Seen> {
         self.lock().seen.clone()
+    }
+
+    /// How many connections clients have opened.
+    pub fn accepted(&self) -> usize {
+        self.lock().accepted
+    }
+
+    /// Closes every open keep-alive connection, as a server does with
+    /// idle ones; call it only when no request is in flight.
+    pub fn close_connections(&self) {
+        self.hang_up.notify_waiters();
     }
 
     /// When clients closed the connections a [`Step::Hold`] kept open.
