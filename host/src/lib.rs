@@ -13,3 +13,4 @@ pub mod runtime;
 pub mod serve;
 pub mod server;
 pub mod settings;
+pub mod stdio;

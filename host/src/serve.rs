@@ -2,18 +2,22 @@
 //! serves MCP on stdio until the client closes stdin.
 
 use std::io::IsTerminal;
-use std::pin::Pin;
-use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
-use rmcp::ServiceExt;
-use tokio::io::{AsyncRead, ReadBuf};
+use rmcp::transport::async_rw::AsyncRwTransport;
+use rmcp::{RoleServer, ServiceExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::egress::Policy;
 use crate::runtime::{CallContext, DEADLINE_MARGIN, Runtime, TokenState};
 use crate::server::Bridge;
 use crate::settings::{Settings, Token};
+use crate::stdio;
+
+/// How long the last answers may take to reach stdout after the session
+/// ends.
+const FLUSH_AT_EXIT: Duration = Duration::from_secs(1);
 
 pub fn run() -> Result<()> {
     // An invalid timeout stops the server here, before any client waits.
@@ -38,21 +42,32 @@ async fn serve(settings: Settings) -> Result<()> {
     let runtime = Runtime::new(policy, context).await?;
     let hang_up = CancellationToken::new();
     let (stdin, stdout) = rmcp::transport::stdio_pipes();
-    let stdin = HangUpSignal {
-        inner: stdin,
-        hang_up: hang_up.clone(),
-    };
-    let service = match Bridge::new(runtime, hang_up.clone())?
-        .serve((stdin, stdout))
+    let framing = stdio::start(stdin, stdout, hang_up.clone());
+    // The framing already refused lines over its limit.
+    let transport = AsyncRwTransport::<RoleServer, _, _>::new(framing.input, framing.output)
+        .with_max_line_length(usize::MAX);
+    let session = match Bridge::new(runtime, hang_up.clone())?
+        .serve(transport)
         .await
     {
-        Ok(service) => service,
+        Ok(service) => service
+            .waiting()
+            .await
+            .map(drop)
+            .context("the MCP session failed"),
         // The client left before opening a session: nothing went wrong.
-        Err(_) if hang_up.is_cancelled() => return Ok(()),
-        Err(err) => return Err(err).context("the MCP session failed to start"),
+        Err(_) if hang_up.is_cancelled() => Ok(()),
+        Err(err) => Err(err).context("the MCP session failed to start"),
     };
-    service.waiting().await.context("the MCP session failed")?;
-    Ok(())
+    // rmcp has closed its output: let the last answers reach stdout. A
+    // client that stopped reading cannot hold the exit.
+    match tokio::time::timeout(FLUSH_AT_EXIT, framing.writer).await {
+        Ok(Ok(Err(err))) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+            tracing::debug!(error = %err, "could not write the last answers");
+        }
+        _ => {}
+    }
+    session
 }
 
 /// Splits the settings between the host's egress policy, which holds the
@@ -93,35 +108,6 @@ fn greet() {
          Run `aipermission-mcp --help` for more. Press Ctrl+D to quit.",
         version = env!("CARGO_PKG_VERSION"),
     );
-}
-
-/// Wraps stdin to cancel `hang_up` at end of input or on a read error (a
-/// socket stdin that hung up): tool calls still running then stop at once
-/// instead of holding the process for a client that is gone.
-struct HangUpSignal<R> {
-    inner: R,
-    hang_up: CancellationToken,
-}
-
-impl<R: AsyncRead + Unpin> AsyncRead for HangUpSignal<R> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let wanted = buf.remaining() > 0;
-        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
-        let ended = match &poll {
-            Poll::Ready(Ok(())) => wanted && buf.filled().len() == before,
-            Poll::Ready(Err(_)) => true,
-            Poll::Pending => false,
-        };
-        if ended {
-            self.hang_up.cancel();
-        }
-        poll
-    }
 }
 
 #[cfg(test)]

@@ -225,8 +225,22 @@ async fn bad_client_input_gets_errors_or_silence_and_never_stops_the_server() {
     assert_eq!(raw.answer(1).await.unwrap()["error"]["code"], -32602);
     raw.initialize("2025-11-25").await.unwrap();
 
-    raw.send_line("not json at all").await.unwrap();
-    raw.send_line(&"[".repeat(100_000)).await.unwrap();
+    // Lines that cannot be a message get a JSON-RPC error with a null id,
+    // one each, in order; rmcp alone would answer them with silence.
+    let too_long = format!("{{\"pad\":\"{}\"}}", "x".repeat(34 * 1024 * 1024));
+    let unusable = [
+        ("not json at all".to_owned(), -32700),
+        ("[".repeat(100_000), -32700),
+        ("{\"jsonrpc\": \"2.0\", \"id\": 9,".to_owned(), -32700),
+        (too_long, -32600),
+    ];
+    for (line, code) in unusable {
+        raw.send_line(&line).await.unwrap();
+        let answer = raw.recv().await.unwrap();
+        assert_eq!(answer["id"], Value::Null, "{answer}");
+        assert_eq!(answer["error"]["code"], code, "{answer}");
+    }
+    // Valid JSON that is no message is rmcp's to judge; it must not stop it.
     raw.send_line(&format!("{{\"pad\":\"{}\"}}", "x".repeat(17 * 1024 * 1024)))
         .await
         .unwrap();
@@ -264,4 +278,45 @@ async fn bad_client_input_gets_errors_or_silence_and_never_stops_the_server() {
             assert_eq!(message["error"]["code"], -32601);
         }
     }
+}
+
+#[tokio::test]
+async fn an_action_input_larger_than_rmcps_default_line_reaches_the_gateway() {
+    let gateway = gateway().await;
+    let session = crate::support::session(&gateway).await;
+    // 20 MiB: under the gateway's 24 MiB input cap, over rmcp's 16 MiB
+    // default line limit, which would drop the request without an answer.
+    let data = "x".repeat(20 * 1024 * 1024);
+    // A real gateway never echoes file contents in its record of the
+    // call; this one would, past the bridge's 8 MiB response cap.
+    let record = concat!(
+        r#"{"status":"completed","request_id":1,"target_ref":"ssh:4:2","#,
+        r#""connector_kind":"ssh","action_name":"exec","#,
+        r#""retry_policy":{"class":"non_idempotent","guidance":"g"},"output":{}}"#
+    );
+    gateway.set_fault(Some(Fault::Raw {
+        status: 200,
+        headers: vec![],
+        body: record.as_bytes().to_vec(),
+    }));
+    let call = session
+        .call(
+            "call_connector_action",
+            json!({"target_ref": "ssh:4:2", "action_name": "exec",
+                "input": {"command": "cat", "stdin": data}, "idempotency_key": "big-1"}),
+        )
+        .await
+        .unwrap();
+    assert!(!is_error(&call), "{:?}", call.content);
+    let sent = gateway
+        .seen()
+        .into_iter()
+        .find(|seen| seen.method == "POST")
+        .expect("the call reached the gateway");
+    let body: Value = serde_json::from_slice(&sent.body).unwrap();
+    assert_eq!(
+        body["input"]["stdin"].as_str().map(str::len),
+        Some(data.len())
+    );
+    assert_eq!(session.finish().await.unwrap(), "");
 }
