@@ -33,6 +33,10 @@ pub struct ToolResult {
     pub value: Value,
     /// Whether the client should treat the call as failed.
     pub is_error: bool,
+    /// The envelope when the call failed without a usable gateway answer;
+    /// none when `value` is a gateway body that met its contract (whose
+    /// status may still mark it as an error).
+    pub envelope: Option<Envelope>,
     /// Key under which a top-level array goes in the structured content,
     /// which must be an object.
     wrap_array: Option<&'static str>,
@@ -44,6 +48,7 @@ impl ToolResult {
         ToolResult {
             value: envelope.to_value(),
             is_error: true,
+            envelope: Some(envelope),
             wrap_array: None,
         }
     }
@@ -176,6 +181,7 @@ pub fn from_answer(
     ToolResult {
         value,
         is_error,
+        envelope: None,
         wrap_array: (request.contract == Contract::Targets).then_some("targets"),
     }
 }

@@ -65,15 +65,22 @@ impl Deadline {
 }
 
 /// Sends `request` to the gateway at `authority` and reads the whole
-/// answer before `timeout_ms` milliseconds have passed.
-pub fn send(authority: &str, request: &GatewayRequest, timeout_ms: u32) -> Result<Answer, Failure> {
+/// answer before `timeout_ms` milliseconds have passed. `bearer` is the
+/// `Authorization` value when the component holds the token; our host
+/// holds it and adds the header itself.
+pub fn send(
+    authority: &str,
+    bearer: Option<&str>,
+    request: &GatewayRequest,
+    timeout_ms: u32,
+) -> Result<Answer, Failure> {
     let budget_ns = u64::from(timeout_ms) * 1_000_000;
     let deadline = Deadline {
         at: monotonic_clock::now().saturating_add(budget_ns),
         ms: timeout_ms,
     };
 
-    let outgoing = build(authority, request)?;
+    let outgoing = build(authority, bearer, request)?;
     // Ask the host to stop waiting at the same deadline; it clamps these too.
     let options = RequestOptions::new();
     for set in [
@@ -105,9 +112,19 @@ pub fn send(authority: &str, request: &GatewayRequest, timeout_ms: u32) -> Resul
 }
 
 /// The outgoing request, with only the headers the gateway needs: the
-/// host adds `Host` and `Authorization` itself.
-fn build(authority: &str, request: &GatewayRequest) -> Result<OutgoingRequest, Failure> {
+/// host adds `Host`, and `Authorization` unless `bearer` is given.
+fn build(
+    authority: &str,
+    bearer: Option<&str>,
+    request: &GatewayRequest,
+) -> Result<OutgoingRequest, Failure> {
     let headers = Fields::new();
+    if let Some(bearer) = bearer {
+        // Checked when the settings were read; nothing has been sent.
+        headers
+            .append("authorization", bearer.as_bytes())
+            .map_err(|_| Failure::NotDispatched { denied: false })?;
+    }
     if request.body.is_some() {
         headers
             .append("content-type", b"application/json")

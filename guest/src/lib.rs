@@ -1,23 +1,26 @@
 //! The `aipermission:bridge` component: the tool catalog and the tool
-//! calls, run by the host in a fresh sandboxed instance per call, and the
-//! client config renderers behind `init` and `doctor` (`config.rs`).
+//! calls, run by the host in a fresh sandboxed instance per call, the same
+//! tools as typed functions for other hosts (`typed.rs`), and the client
+//! config renderers behind `init` and `doctor` (`config.rs`).
 //!
 //! The logic lives in `aipermission-core`; this crate binds it to the WIT
-//! world and to the one capability the host grants, HTTP to the gateway
-//! origin (see `gateway.rs`).
+//! world and to the capabilities a host grants: HTTP to the gateway origin
+//! (see `gateway.rs`) and, in hosts other than ours, the environment that
+//! names that origin and holds the token (see `settings.rs`).
 
 mod config;
 mod gateway;
+mod settings;
+mod typed;
 
-use aipermission_core::args::{self, GatewayRequest};
+use aipermission_core::args;
 use aipermission_core::catalog::{self, ToolName};
 use aipermission_core::envelope::Envelope;
 use aipermission_core::outcome::{self, ToolResult};
 use serde_json::Value;
 
-use exports::aipermission::bridge::tools::{
-    Annotations, CallContext, CallResult, Guest, TokenState, Tool,
-};
+use exports::aipermission::bridge::tools::{Annotations, CallContext, CallResult, Guest, Tool};
+use settings::{Settings, Token};
 
 wit_bindgen::generate!({
     path: "../wit",
@@ -29,6 +32,7 @@ wit_bindgen::generate!({
         "wasi:io/error@0.2.12": wasip2::io::error,
         "wasi:io/streams@0.2.12": wasip2::io::streams,
         "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
+        "wasi:cli/environment@0.2.12": wasip2::cli::environment,
     },
 });
 
@@ -58,36 +62,47 @@ impl Guest for Bridge {
     }
 
     fn call_tool(name: String, arguments: String, context: CallContext) -> CallResult {
-        into_wit(call(&name, &arguments, &context))
+        let Some(tool) = ToolName::parse(&name) else {
+            let unknown = Envelope::error(format!("Unknown tool: {name}"));
+            return into_wit(ToolResult::error(unknown));
+        };
+        let Ok(args) = serde_json::from_str::<Value>(&arguments) else {
+            let err = args::ArgError {
+                field: "arguments",
+                problem: "must be a JSON object",
+            };
+            return into_wit(outcome::invalid_arguments(tool, &err));
+        };
+        let settings = Settings::from_context(&context);
+        into_wit(call(tool, &args, &settings))
     }
 }
 
-/// Runs one tool call: checks the arguments, then the configuration, then
-/// sends the one gateway request and shapes its answer.
-fn call(name: &str, arguments: &str, context: &CallContext) -> ToolResult {
-    let Some(tool) = ToolName::parse(name) else {
-        return ToolResult::error(Envelope::error(format!("Unknown tool: {name}")));
-    };
-    let request = match parse_arguments(tool, arguments) {
+/// Runs one tool call, for both interfaces: checks the arguments, then the
+/// configuration, then sends the one gateway request and shapes its
+/// answer.
+fn call(tool: ToolName, args: &Value, settings: &Settings) -> ToolResult {
+    let request = match args::prepare(tool, args) {
         Ok(request) => request,
-        Err(result) => return result,
+        Err(err) => return outcome::invalid_arguments(tool, &err),
     };
 
     // The same order as the Node bridge: URL, then token, then the request.
-    let authority = context
-        .gateway_origin
-        .as_deref()
-        .and_then(|origin| origin.strip_prefix("http://"));
-    let Some(authority) = authority else {
+    let Some(origin) = &settings.origin else {
         return outcome::invalid_url();
     };
-    match context.token {
-        TokenState::Missing => return outcome::missing_token(),
-        TokenState::Invalid => return outcome::invalid_request_configuration(),
-        TokenState::Present => {}
-    }
+    let bearer = match &settings.token {
+        Token::Missing => return outcome::missing_token(),
+        Token::Invalid => return outcome::invalid_request_configuration(),
+        Token::Host => None,
+        Token::Bearer(value) => Some(value.as_str()),
+    };
+    let timeout_ms = match &settings.timeout_ms {
+        Ok(ms) => *ms,
+        Err(message) => return ToolResult::error(Envelope::error(message.clone())),
+    };
 
-    match gateway::send(authority, &request, context.timeout_ms) {
+    match gateway::send(&origin.authority(), bearer, &request, timeout_ms) {
         Ok(answer) => outcome::from_answer(
             &request,
             answer.status,
@@ -96,17 +111,6 @@ fn call(name: &str, arguments: &str, context: &CallContext) -> ToolResult {
         ),
         Err(failure) => outcome::from_failure(&request, &failure),
     }
-}
-
-fn parse_arguments(tool: ToolName, arguments: &str) -> Result<GatewayRequest, ToolResult> {
-    let args: Value = serde_json::from_str(arguments).map_err(|_| {
-        let err = args::ArgError {
-            field: "arguments",
-            problem: "must be a JSON object",
-        };
-        outcome::invalid_arguments(tool, &err)
-    })?;
-    args::prepare(tool, &args).map_err(|err| outcome::invalid_arguments(tool, &err))
 }
 
 fn into_wit(result: ToolResult) -> CallResult {

@@ -27,6 +27,7 @@ wit_bindgen::generate!({
         "wasi:io/error@0.2.12": wasip2::io::error,
         "wasi:io/streams@0.2.12": wasip2::io::streams,
         "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
+        "wasi:cli/environment@0.2.12": wasip2::cli::environment,
     },
 });
 
@@ -91,6 +92,75 @@ mod config {
         }
         fn validate_skill(_: String) -> Result<String, String> {
             Err(NONE.into())
+        }
+    }
+}
+
+/// The hostile guest attacks through the generic tools only; each typed
+/// tool refuses.
+mod typed {
+    use crate::exports::aipermission::bridge::typed_tools::{
+        ActionDefinition, ActionOutcome, ActionRequest, ConnectorHelp, ErrorEnvelope, Guest,
+        Target, VaultItems, VaultOutcome, VaultRequest,
+    };
+
+    type Typed<T> = Result<T, ErrorEnvelope>;
+
+    #[allow(
+        clippy::result_large_err,
+        reason = "the error is the WIT record every typed function returns; large on 64-bit targets only"
+    )]
+    fn none<T>() -> Typed<T> {
+        Err(ErrorEnvelope {
+            status: "error".into(),
+            code: None,
+            request_id: None,
+            assistant_hint: None,
+            idempotency_key: None,
+            retry_after_seconds: None,
+            error: "the hostile component has no typed tools".into(),
+        })
+    }
+
+    impl Guest for crate::Hostile {
+        fn list_connector_targets() -> Typed<Vec<Target>> {
+            none()
+        }
+        fn get_connector_help(_: String) -> Typed<ConnectorHelp> {
+            none()
+        }
+        fn get_connector_actions(_: String) -> Typed<Vec<ActionDefinition>> {
+            none()
+        }
+        fn call_connector_action(
+            _: String,
+            _: String,
+            _: Option<String>,
+            _: Option<String>,
+            _: String,
+        ) -> Typed<ActionOutcome> {
+            none()
+        }
+        fn get_connector_action_request(_: u64) -> Typed<ActionRequest> {
+            none()
+        }
+        fn list_vault_items(_: Option<String>) -> Typed<VaultItems> {
+            none()
+        }
+        fn call_vault_action(
+            _: String,
+            _: String,
+            _: String,
+            _: String,
+            _: String,
+        ) -> Typed<VaultOutcome> {
+            none()
+        }
+        fn get_vault_action_request(_: u64) -> Typed<VaultRequest> {
+            none()
+        }
+        fn cancel_vault_action_request(_: u64) -> Typed<VaultRequest> {
+            none()
         }
     }
 }
