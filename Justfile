@@ -35,6 +35,32 @@ release:
 test: setup
     cargo test --workspace
 
+# build the component alone for other wasm hosts: target/component/ gets
+# aipermission_bridge.wasm, its WIT package (wit/), its SHA-256 and size
+[group('build')]
+component:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    # The target directory the host's build script uses, so nothing built
+    # twice; the guest profile is the one the host embeds.
+    cargo build -q --locked -p aipermission-guest --target wasm32-wasip2 --profile guest --target-dir target/guest-build
+    out=target/component
+    rm -rf "$out" && mkdir -p "$out/wit"
+    cp target/guest-build/wasm32-wasip2/guest/aipermission_bridge.wasm "$out/"
+    cp -r wit/*.wit wit/deps "$out/wit/"
+    python3 - "$out" <<'PY'
+    import hashlib, json, pathlib, sys
+    out = pathlib.Path(sys.argv[1])
+    wasm = out / "aipermission_bridge.wasm"
+    data = wasm.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    (out / "aipermission_bridge.wasm.sha256").write_text(f"{digest}  {wasm.name}\n")
+    manifest = {"file": wasm.name, "bytes": len(data), "sha256": digest,
+                "world": "aipermission:bridge/bridge@0.1.0", "wit": "wit/"}
+    (out / "aipermission_bridge.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    print(f"{wasm}: {len(data)} bytes, sha256 {digest}")
+    PY
+
 # formatting and lints, as CI runs them
 [group('test')]
 check:
@@ -70,7 +96,7 @@ vendor-wit-check: vendor-wit
 
 # everything CI runs, in CI's order
 [group('test')]
-ci: setup check test demo bench-smoke vendor-wit-check fuzz-smoke
+ci: setup check test demo component bench-smoke vendor-wit-check fuzz-smoke
 
 # measure start-up, per-call latency against direct HTTP, throughput and
 # memory on release builds; `just bench --json FILE` also writes JSON

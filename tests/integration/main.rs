@@ -5,6 +5,7 @@ mod cancel;
 mod cli;
 mod configure;
 mod egress;
+mod embed;
 mod flow;
 mod handshake;
 mod hostile;
