@@ -83,10 +83,14 @@ fn file_name(key: &[u8; 32]) -> String {
 /// Creates the cache directory if needed and says whether it is private to
 /// this user, so that no one else can have put a file in it.
 fn usable_dir(dir: &Path) -> bool {
-    let usable = create_private_dir(dir).is_ok()
-        && fs::symlink_metadata(dir).is_ok_and(|meta| meta.is_dir() && private(&meta));
+    if let Err(err) = create_private_dir(dir) {
+        let error = err.to_string();
+        tracing::debug!(path = %dir.display(), error, "no cache directory: compiling in memory");
+        return false;
+    }
+    let usable = fs::symlink_metadata(dir).is_ok_and(|meta| meta.is_dir() && private(&meta));
     if !usable {
-        tracing::debug!(path = %dir.display(), "the cache directory is not private: not caching");
+        tracing::debug!(path = %dir.display(), "the cache directory is not private: compiling in memory");
     }
     usable
 }
@@ -314,6 +318,47 @@ mod tests {
 
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
         assert!(!usable_dir(&dir), "a directory others can write was used");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn code_compiled_by_another_engine_configuration_is_never_loaded() {
+        let engine = engine().unwrap();
+        // Code without the epoch checks the deadline relies on.
+        let other = Engine::default();
+        let dir =
+            std::env::temp_dir().join(format!("aipermission-cache-engine-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+
+        load_or_compile(&other, COMPONENT, Some(&dir)).unwrap();
+        let foreign = fs::read(only_file(&dir)).unwrap();
+        let key = cache_key(&engine, COMPONENT);
+        assert_ne!(
+            key,
+            cache_key(&other, COMPONENT),
+            "the engine is part of the key"
+        );
+
+        // The other engine's code under this engine's name, with a header
+        // that names this engine and a digest that matches: only wasmtime's
+        // own check is left, and it refuses.
+        let payload = &foreign[HEADER_LEN..];
+        let mut forged = MAGIC.to_vec();
+        forged.extend_from_slice(&key);
+        forged.extend_from_slice(&Sha256::digest(payload));
+        forged.extend_from_slice(payload);
+        let path = dir.join(file_name(&key));
+        create_private_file(&path)
+            .unwrap()
+            .write_all(&forged)
+            .unwrap();
+        assert!(
+            read(&engine, &path, &key).is_none(),
+            "foreign code was loaded"
+        );
+
+        load_or_compile(&engine, COMPONENT, Some(&dir)).unwrap();
+        assert!(read(&engine, &path, &key).is_some(), "it was replaced");
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -1,6 +1,7 @@
 //! Integration tests: the real `aipermission-mcp` binary, just built by
 //! cargo, driven by real MCP clients against the stand-in gateway.
 
+mod cache;
 mod cancel;
 mod cli;
 mod configure;
