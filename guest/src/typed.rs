@@ -6,6 +6,7 @@
 //! contract before it gets here, field by field.
 
 use aipermission_core::catalog::ToolName;
+use aipermission_core::contracts;
 use aipermission_core::envelope::Envelope;
 use aipermission_core::outcome::ToolResult;
 use serde_json::{Map, Value, json};
@@ -281,8 +282,10 @@ fn texts(value: &Value, key: &str) -> Vec<String> {
         .collect()
 }
 
+/// An integer field, which the contract lets the gateway write as `12`
+/// or `12.0`.
 fn number(value: &Value, key: &str) -> Option<u64> {
-    value.get(key).and_then(Value::as_u64)
+    value.get(key).and_then(contracts::whole_number)
 }
 
 fn flag(value: &Value, key: &str) -> bool {
@@ -301,4 +304,24 @@ fn json_text(value: &Value, key: &str) -> Option<String> {
 /// Retry delays are at most an hour, by contract.
 fn seconds(value: u64) -> u32 {
     u32::try_from(value).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_number_floats_the_contract_accepts_keep_their_value() {
+        let record = json!({
+            "status": "completed", "request_id": 12.0, "target_ref": "ssh:4:2",
+            "connector_kind": "ssh", "action_name": "exec", "retry_after_seconds": 5.0,
+            "retry_policy": {"class": "read_only", "guidance": "g"}, "output": {"n": 1.5},
+        });
+        let request = action_request(&record);
+        assert_eq!(request.request_id, 12);
+        assert_eq!(request.retry_after_seconds, Some(5));
+        assert_eq!(request.output.as_deref(), Some(r#"{"n":1.5}"#));
+        assert!(!request.output_withheld && !request.replayed);
+        assert_eq!(request.input, None, "an absent field stays absent");
+    }
 }

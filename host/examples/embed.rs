@@ -64,9 +64,18 @@ impl WasiHttpView for State {
     }
 }
 
-/// Sends each request on a new connection to the one authority granted.
+/// Sends each request on a new connection, to a loopback name on the
+/// granted port only. (The component normalises the URL itself, so the
+/// host checks where a request goes, not how the URL was spelled.)
 struct Sender {
-    authority: String,
+    port: Option<u16>,
+}
+
+impl Sender {
+    fn grants(&self, uri: &http::Uri) -> bool {
+        let loopback = matches!(uri.host(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        loopback && uri.scheme_str() == Some("http") && uri.port_u16().or(Some(80)) == self.port
+    }
 }
 
 type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
@@ -78,12 +87,12 @@ impl WasiHttpHooks for Sender {
         _options: Option<RequestOptions>,
         _errors: IoFuture,
     ) -> Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), Error>> + Send> {
-        let granted = request.uri().authority().map(|a| a.as_str()) == Some(&self.authority);
-        let authority = self.authority.clone();
+        let granted = self.grants(request.uri());
+        let authority = request.uri().authority().map(|a| a.to_string());
         Box::new(async move {
-            if !granted {
+            let Some(authority) = authority.filter(|_| granted) else {
                 return Err(Error::HttpRequestDenied);
-            }
+            };
             // On one connection the request names its path alone, and Host.
             let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
             *request.uri_mut() = path.parse().map_err(|_| Error::HttpRequestUriInvalid)?;
@@ -129,14 +138,15 @@ async fn main() -> Result<()> {
             wasi.env(name, value);
         }
     }
-    let url = std::env::var(GRANTED[0]).unwrap_or_else(|_| "http://localhost:3210".into());
-    let authority = url.trim_end_matches('/').trim_start_matches("http://");
+    let url = std::env::var(GRANTED[0]).unwrap_or_default();
+    let url = Some(url.trim()).filter(|u| !u.is_empty());
+    let url: Option<http::Uri> = url.unwrap_or("http://localhost:3210").parse().ok();
     let state = State {
         wasi: wasi.build(),
         http: WasiHttpCtx::new(),
         table: ResourceTable::new(),
         hooks: Sender {
-            authority: authority.to_owned(),
+            port: url.map(|u| u.port_u16().unwrap_or(80)),
         },
     };
     let mut store = Store::new(&engine, state);

@@ -66,11 +66,12 @@ where
 
 /// What one read from the client gave.
 enum Line {
-    /// A whole line, newline included, in the buffer.
+    /// A whole line in the buffer: its newline included, or the last line
+    /// of the input without one (rmcp parses that too).
     Complete,
     /// A line over [`MAX_LINE_BYTES`], read and thrown away.
     TooLong,
-    /// The end of input; an unterminated last line is dropped, as rmcp does.
+    /// The end of input.
     End,
 }
 
@@ -111,34 +112,50 @@ async fn read_client<R: AsyncRead + Unpin>(
 }
 
 /// Reads one line into `line` without holding more than
-/// [`MAX_LINE_BYTES`] of it.
+/// [`MAX_LINE_BYTES`] of it, line ending aside.
 async fn read_line<R: AsyncRead + Unpin>(
     stdin: &mut BufReader<R>,
     line: &mut Vec<u8>,
 ) -> io::Result<Line> {
-    let mut too_long = false;
+    // Bytes of the line read so far, kept or not.
+    let mut length = 0usize;
     loop {
         let available = stdin.fill_buf().await?;
         if available.is_empty() {
-            return Ok(Line::End);
+            return Ok(match length {
+                0 => Line::End,
+                _ => judge(line, length),
+            });
         }
         let (chunk, complete) = match newline_at(available) {
             Some(at) => (&available[..=at], true),
             None => (available, false),
         };
         let used = chunk.len();
-        too_long |= line.len() + used > MAX_LINE_BYTES + 2;
-        if !too_long {
+        length = length.saturating_add(used);
+        // Room for the longest line and a CRLF; past that it is too long.
+        if length <= MAX_LINE_BYTES + 2 {
             line.extend_from_slice(chunk);
         }
         stdin.consume(used);
         if complete {
-            return Ok(if too_long {
-                Line::TooLong
-            } else {
-                Line::Complete
-            });
+            return Ok(judge(line, length));
         }
+    }
+}
+
+/// Whether a line of `length` bytes, of which `line` holds the start, is
+/// within [`MAX_LINE_BYTES`] once its line ending is set aside.
+fn judge(line: &[u8], length: usize) -> Line {
+    if length > MAX_LINE_BYTES + 2 {
+        return Line::TooLong;
+    }
+    let content = line.strip_suffix(b"\n").unwrap_or(line);
+    let content = content.strip_suffix(b"\r").unwrap_or(content);
+    if content.len() > MAX_LINE_BYTES {
+        Line::TooLong
+    } else {
+        Line::Complete
     }
 }
 
@@ -232,7 +249,7 @@ mod tests {
             b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n{\"a\":1}\n"
         );
         let answers = answers(&out);
-        assert_eq!(answers.len(), 2, "one answer per line that is not JSON");
+        assert_eq!(answers.len(), 3, "one answer per line that is not JSON");
         for answer in answers {
             assert_eq!(answer["error"]["code"], -32700);
             assert_eq!(answer["id"], serde_json::Value::Null);
@@ -248,6 +265,24 @@ mod tests {
         let answers = answers(&out);
         assert_eq!(answers.len(), 1);
         assert_eq!(answers[0]["error"]["code"], -32600);
+    }
+
+    #[tokio::test]
+    async fn a_last_message_without_a_newline_still_passes() {
+        let (to_rmcp, out) = frame(b"{\"id\":1}\n{\"id\":2}".to_vec()).await;
+        assert_eq!(to_rmcp, b"{\"id\":1}\n{\"id\":2}\n");
+        assert!(out.is_empty());
+    }
+
+    #[tokio::test]
+    async fn one_byte_over_the_limit_is_too_long_with_either_line_ending() {
+        let pad = MAX_LINE_BYTES + 1 - "{\"pad\":\"\"}".len();
+        for ending in ["\n", "\r\n", ""] {
+            let input = format!("{{\"pad\":\"{}\"}}{ending}", "x".repeat(pad)).into_bytes();
+            let (to_rmcp, out) = frame(input).await;
+            assert!(to_rmcp.is_empty(), "{ending:?}");
+            assert_eq!(answers(&out)[0]["error"]["code"], -32600, "{ending:?}");
+        }
     }
 
     #[tokio::test]

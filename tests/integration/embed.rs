@@ -66,6 +66,16 @@ async fn a_wasmtime_host_of_its_own_calls_the_typed_tools() {
         "every request carried the granted token"
     );
     assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN));
+
+    // Another spelling of the same origin, normalised by the component.
+    let spelled = format!(" {}/ ", url.replace("127.0.0.1", "127.1"));
+    let granted = [
+        ("AIPERMISSION_API_URL", spelled.as_str()),
+        ("AIPERMISSION_API_TOKEN", TOKEN),
+    ];
+    let out = run(&example(), &[component()], &granted).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
 }
 
 #[tokio::test]

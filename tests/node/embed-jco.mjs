@@ -175,10 +175,13 @@ for (const refused of ["http://example.com:3210", "https://127.0.0.1:3210", "htt
   const answer = typedAnswer(() => typed.listConnectorTargets());
   assert.equal(answer.error, "Invalid local gateway URL configuration; update AIPERMISSION_API_URL.", refused);
 }
-// jco cannot express an IPv6 authority: the request fails before dispatch.
-grant(url.replace("127.0.0.1", "[::1]"));
+// The handler grants [::1], but jco cannot express an IPv6 authority: the
+// component fails to build the request, so nothing is sent.
+const ipv6Url = url.replace("127.0.0.1", "[::1]");
+grant(ipv6Url);
+assert.ok(grantOrigin(ipv6Url), "the handler would allow [::1]");
 const ipv6 = typedAnswer(() => typed.listConnectorTargets());
-assert.match(ipv6.error, /failed before request dispatch/, JSON.stringify(ipv6));
+assert.equal(ipv6.error, "AIPermission gateway connection failed before request dispatch.", JSON.stringify(ipv6));
 
 // Without a token nothing is sent.
 _setEnv({ AIPERMISSION_API_URL: url });

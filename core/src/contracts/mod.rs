@@ -60,6 +60,12 @@ impl std::fmt::Display for Violation {
     }
 }
 
+/// A number a contract accepts as an integer: a JSON integer, or a float
+/// with no fraction, from 0 to 2^53 - 1.
+pub fn whole_number(value: &Value) -> Option<u64> {
+    json::integer(value, "$", 0, json::MAX_SAFE_INTEGER).ok()
+}
+
 /// Checks a success answer against its contract.
 pub fn check(contract: &Contract, value: &Value) -> Result<(), Violation> {
     match contract {
