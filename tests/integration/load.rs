@@ -1,13 +1,14 @@
 //! Load (not timed): 2,000 tool calls with 64 in flight against the
 //! stand-in gateway, half of them meeting gateway faults. Every call is
 //! answered exactly once with its own result, memory does not grow with
-//! the number of calls, and no file descriptor is left behind.
+//! the number of calls, and no file descriptor is left behind. More calls
+//! at once than the host has instance slots wait for one and complete.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aipermission_testkit::Fault;
 use aipermission_testkit::client::RawSession;
+use aipermission_testkit::{Fault, Step};
 use serde_json::{Value, json};
 
 use crate::support::{TOKEN, args, binary, gateway};
@@ -140,4 +141,38 @@ async fn two_thousand_calls_each_answered_once_without_leaks() {
     );
     let (status, _, _) = raw.wait().await.unwrap();
     assert!(status.success());
+}
+
+#[tokio::test]
+async fn more_calls_at_once_than_instance_slots_wait_for_one_and_all_complete() {
+    let gateway = gateway().await;
+    // Every answer takes a while, so all the calls overlap. A scripted
+    // answer ends its connection, and says so, so none is reused.
+    gateway.set_fault(Some(Fault::Script(vec![
+        Step::Sleep(Duration::from_millis(150)),
+        Step::text(concat!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n",
+            "content-length: 2\r\nconnection: close\r\n\r\n[]"
+        )),
+    ])));
+    let url = gateway.url();
+    let vars = [
+        ("AIPERMISSION_API_URL", url.as_str()),
+        ("AIPERMISSION_API_TOKEN", TOKEN),
+    ];
+    let mut raw = RawSession::start(binary(), &vars).unwrap();
+    raw.initialize("2025-11-25").await.unwrap();
+    const AT_ONCE: u64 = 150;
+    for id in 1..=AT_ONCE {
+        raw.call(id, "list_connector_targets", args(json!({})))
+            .await
+            .unwrap();
+    }
+    for id in 1..=AT_ONCE {
+        let answer = raw.answer(id).await.unwrap();
+        assert_eq!(answer["result"]["isError"], false, "call {id}: {answer}");
+    }
+    assert_eq!(gateway.seen().len() as u64, AT_ONCE);
+    let (status, _, stderr) = raw.wait().await.unwrap();
+    assert!(status.success(), "{stderr}");
 }
