@@ -10,6 +10,8 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use sha2::{Digest, Sha256};
+
 /// The component's file name, from the guest crate's `[lib] name`.
 const COMPONENT: &str = "aipermission_bridge.wasm";
 
@@ -81,6 +83,14 @@ fn main() {
 
     let built = target_dir.join("wasm32-wasip2/guest");
     copy(&built.join(COMPONENT), &out_dir.join(COMPONENT));
+    // The cache key needs the component's digest at every start; the
+    // build computes it once.
+    let component = std::fs::read(out_dir.join(COMPONENT)).expect("the component was copied");
+    let digest: String = Sha256::digest(&component)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    println!("cargo:rustc-env=AIPERMISSION_COMPONENT_SHA256={digest}");
     let hostile = built.join("aipermission_hostile.wasm");
     println!(
         "cargo:rustc-env=AIPERMISSION_HOSTILE_COMPONENT={}",

@@ -44,6 +44,9 @@ pub use exports::aipermission::bridge::tools::{CallContext, CallResult, TokenSta
 /// The component, built from `guest/` by `build.rs`.
 pub const COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/aipermission_bridge.wasm"));
 
+/// The component's SHA-256 in hex, computed by `build.rs`.
+pub const COMPONENT_SHA256: &str = env!("AIPERMISSION_COMPONENT_SHA256");
+
 /// Linear memory one call may use. The largest answer the component reads
 /// is 8 MiB; the worst case is one made of `[],` elements, three bytes per
 /// JSON value of ~48 bytes on wasm32, held in vectors that grow by
