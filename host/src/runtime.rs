@@ -390,11 +390,15 @@ fn log_guest_output(store: &Store<CallState>) {
 /// calls per second). Keeping memory resident between calls saved another
 /// 70 µs but more than doubled RSS, so slots are decommitted after use.
 ///
-/// TODO: a call still adds about 300 µs over a direct HTTP request
-/// against a goal of 100 µs; a profile puts most of it in thread
-/// hand-offs (futex, epoll, task switches), page faults on fresh memory
-/// and the guest itself. Acceptable for now: it is a quarter of the Node
-/// bridge's 1.3 ms, and every mutation waits on a person's approval.
+/// TODO: a call still adds 300–420 µs over a direct HTTP request against
+/// a goal of 100 µs, and peak RSS is about 22 MiB against 16 MiB. A
+/// profile puts most of the time in thread hand-offs (futex, epoll and
+/// task switches between stdin, rmcp, the call and the gateway
+/// connection), page faults on each fresh instance's memory and the guest
+/// itself; fewer tasks on the call path and resident memory between calls
+/// (which costs RSS) are what would reach it. Acceptable for now: it is a
+/// third of the Node bridge's 1.3 ms at an eighth of its memory, and every
+/// mutation waits on a person's approval.
 pub fn engine() -> Result<Engine> {
     let mut config = Config::new();
     config.epoch_interruption(true);
