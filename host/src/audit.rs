@@ -53,7 +53,8 @@ const ALLOWLIST: [(&str, &str); 17] = [
     ),
     (
         "wasi:cli/environment",
-        "environment: empty, so the component holds no token (the settings come in each call's context); arguments: none",
+        "environment: empty, so the component holds no token \
+         (the settings come in each call's context); arguments: none",
     ),
     ("wasi:cli/exit", "exit: ends only the call's own instance"),
     ("wasi:cli/stdin", "stdin: empty"),

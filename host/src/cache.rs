@@ -131,7 +131,8 @@ fn usable_dir(dir: &Path) -> bool {
     }
     let usable = fs::symlink_metadata(dir).is_ok_and(|meta| meta.is_dir() && private(&meta));
     if !usable {
-        tracing::debug!(path = %dir.display(), "the cache directory is not private: compiling in memory");
+        let path = dir.display();
+        tracing::debug!(%path, "the cache directory is not private: compiling in memory");
     }
     usable
 }

@@ -108,7 +108,7 @@ mod typed {
 
     #[allow(
         clippy::result_large_err,
-        reason = "the error is the WIT record every typed function returns; large on 64-bit targets only"
+        reason = "the WIT record every typed function returns; large on 64-bit targets only"
     )]
     fn none<T>() -> Typed<T> {
         Err(ErrorEnvelope {
