@@ -44,7 +44,7 @@ impl Settings {
             .gateway_origin
             .as_deref()
             .and_then(|raw| origin::parse_gateway_url(Some(raw)).ok());
-        let token = match (&context.token, env_token()) {
+        let token = match (&context.token, env_token(&Environment::granted())) {
             (TokenState::Missing, _) => Token::Missing,
             (TokenState::Invalid, _) | (_, Token::Invalid) => Token::Invalid,
             (TokenState::Present, Token::Bearer(value)) => Token::Bearer(value),
@@ -62,18 +62,18 @@ impl Settings {
     /// is missing, a timeout that is not a whole number of milliseconds
     /// in range fails every call with a message naming the variable.
     pub fn from_environment() -> Settings {
-        let url = var(URL_VAR);
+        let env = Environment::granted();
         Settings {
-            origin: origin::parse_gateway_url(url.as_deref()).ok(),
-            token: env_token(),
-            timeout_ms: parse_timeout_ms(var(TIMEOUT_VAR).as_deref()),
+            origin: origin::parse_gateway_url(env.var(URL_VAR)).ok(),
+            token: env_token(&env),
+            timeout_ms: parse_timeout_ms(env.var(TIMEOUT_VAR)),
         }
     }
 }
 
 /// The token of the environment, if one was granted.
-fn env_token() -> Token {
-    match var(TOKEN_VAR) {
+fn env_token(env: &Environment) -> Token {
+    match env.var(TOKEN_VAR) {
         None => Token::Missing,
         Some(token) if token.trim().is_empty() => Token::Missing,
         // The bytes an HTTP field value may hold: visible ASCII, space and
@@ -89,11 +89,19 @@ fn env_token() -> Token {
     }
 }
 
-/// One variable of the granted environment. Our host grants none, so
-/// every lookup there is `None`.
-fn var(name: &str) -> Option<String> {
-    wasip2::cli::environment::get_environment()
-        .into_iter()
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value)
+/// The environment the host granted, read once per call. Our host grants
+/// none, so every lookup there is `None`.
+struct Environment(Vec<(String, String)>);
+
+impl Environment {
+    fn granted() -> Environment {
+        Environment(wasip2::cli::environment::get_environment())
+    }
+
+    fn var(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
 }

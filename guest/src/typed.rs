@@ -9,7 +9,7 @@ use aipermission_core::catalog::ToolName;
 use aipermission_core::contracts;
 use aipermission_core::envelope::Envelope;
 use aipermission_core::outcome::ToolResult;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::exports::aipermission::bridge::typed_tools::{
     ActionDefinition, ActionOutcome, ActionRequest, ConnectorHelp, ErrorEnvelope, GrantedAction,
@@ -123,7 +123,7 @@ impl Guest for crate::Bridge {
 /// returns the gateway body or the envelope as a record.
 #[allow(
     clippy::result_large_err,
-    reason = "the error is the WIT record every typed function returns; large on 64-bit targets only"
+    reason = "the WIT record every typed function returns; large on 64-bit targets only"
 )]
 fn run(tool: ToolName, args: Value) -> Typed<Value> {
     let result: ToolResult = crate::call(tool, &args, &Settings::from_environment());
@@ -295,10 +295,7 @@ fn flag(value: &Value, key: &str) -> bool {
 /// An opaque field as compact JSON text, if present (a JSON null counts
 /// as present: the connector said null).
 fn json_text(value: &Value, key: &str) -> Option<String> {
-    value.as_object().and_then(|map: &Map<String, Value>| {
-        map.get(key)
-            .map(|v| serde_json::to_string(v).unwrap_or_default())
-    })
+    value.get(key).map(Value::to_string)
 }
 
 /// Retry delays are at most an hour, by contract.
